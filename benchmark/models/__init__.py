@@ -1,0 +1,50 @@
+"""The ALI networks: `build_ali` picks the table for the data's shape."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from benchmark.errors import ConfigError
+from benchmark.models.base import ALI, EncoderOutput, reparametrize
+from benchmark.models.conv import ConvDecoder, ConvDiscriminator, ConvEncoder
+from benchmark.models.mlp import MLPDecoder, MLPDiscriminator, MLPEncoder
+from benchmark.models.settings import ModelConfig
+from benchmark.models.tables import ARCHITECTURES, Architecture
+
+__all__ = ["ALI", "EncoderOutput", "ModelConfig", "build_ali", "build_encoder", "reparametrize"]
+
+
+def build_encoder(cfg: ModelConfig, data_shape: tuple[int, ...]) -> nn.Module:
+    """The encoder alone: evaluation compares the trained one with a randomly initialised one."""
+    if len(data_shape) == 1:
+        return MLPEncoder(data_shape[0], cfg.z_dim, cfg.hidden, cfg.leak)
+    return ConvEncoder(_architecture(data_shape), data_shape[0], cfg.z_dim, cfg.width, cfg.leak)
+
+
+def build_ali(cfg: ModelConfig, data_shape: tuple[int, ...]) -> ALI:
+    """`data_shape` is (C, H, W) for images or (D,) for points."""
+    if len(data_shape) == 1:
+        (dim,) = data_shape
+        return ALI(
+            MLPEncoder(dim, cfg.z_dim, cfg.hidden, cfg.leak),
+            MLPDecoder(dim, cfg.z_dim, cfg.hidden, cfg.leak),
+            MLPDiscriminator(dim, cfg.z_dim, cfg.hidden, cfg.leak, cfg.dropout),
+            cfg.z_dim,
+        )
+    arch, channels = _architecture(data_shape), data_shape[0]
+    return ALI(
+        ConvEncoder(arch, channels, cfg.z_dim, cfg.width, cfg.leak),
+        ConvDecoder(arch, channels, cfg.z_dim, cfg.width, cfg.leak),
+        ConvDiscriminator(arch, channels, cfg.z_dim, cfg.width, cfg.leak, cfg.dropout),
+        cfg.z_dim,
+    )
+
+
+def _architecture(data_shape: tuple[int, ...]) -> Architecture:
+    _, height, width = data_shape
+    if height != width or height not in ARCHITECTURES:
+        sizes = ", ".join(str(s) for s in sorted(ARCHITECTURES))
+        raise ConfigError(
+            f"data.image_size: no architecture for {height}x{width}; choose from: {sizes}"
+        )
+    return ARCHITECTURES[height]
