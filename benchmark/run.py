@@ -1,0 +1,114 @@
+"""Run a grid: `python -m benchmark.run --grid grids/quickstart.yaml`.
+
+Thin on purpose: arguments -> validated grid -> executor -> one summary line per run. The whole
+grid is validated before the first run starts; rerunning the same command skips finished runs
+and resumes interrupted ones from their checkpoints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from benchmark.config import Grid, load_grid, parse_set, run_key, run_name
+from benchmark.errors import AlibenchError, ConfigError
+from benchmark.progress import GridProgress
+from benchmark.tracking import DEFAULT_TRACKING_URI, STATE_NEW, MlflowStore
+
+DEFAULT_CHECKPOINT_DIR = "runs/checkpoints"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    from benchmark.executors import EXECUTORS
+
+    parser = argparse.ArgumentParser(prog="python -m benchmark.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--grid", required=True, help="YAML grid file (see grids/)")
+    parser.add_argument("--tracking-uri", default=DEFAULT_TRACKING_URI,
+                        help=f"MLflow tracking URI (default: {DEFAULT_TRACKING_URI})")
+    parser.add_argument("--data-root", help="folder holding the datasets (sets data.data_root)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value in every run, e.g. train.steps=50")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the runs with their keys and states, then exit")
+    parser.add_argument("--executor", default="local", choices=sorted(EXECUTORS),
+                        help="where runs execute (default: local)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="parallel runs for processes and ray (default: 2)")
+    parser.add_argument("--ray-address", help="join this Ray cluster instead of a local one")
+    parser.add_argument("--retry-failed", action="store_true",
+                        help="run again the runs that failed or diverged")
+    parser.add_argument("--checkpoint-dir", default=DEFAULT_CHECKPOINT_DIR,
+                        help=f"where checkpoints go (default: {DEFAULT_CHECKPOINT_DIR})")
+    return parser.parse_args(argv)
+
+
+def store_states(grid: Grid, tracking_uri: str) -> list[str]:
+    """Each run's state in the store, without creating anything."""
+    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri[10:]).exists():
+        return [STATE_NEW] * len(grid.runs)
+    store = MlflowStore(tracking_uri)
+    store.check_reachable()
+    experiment = store.experiment_id(grid.name, create=False)
+    if experiment is None:
+        return [STATE_NEW] * len(grid.runs)
+    states = []
+    for cfg in grid.runs:
+        stored = store.find(experiment, run_key(cfg))
+        states.append(stored.state if stored else STATE_NEW)
+    return states
+
+
+def print_dry_run(grid: Grid, states: list[str]) -> None:
+    print(f"grid {grid.name!r}: {len(grid.runs)} runs")
+    print(f"{'#':>4}  {'run key':<12}  {'state':<11}  name")
+    for i, (cfg, state) in enumerate(zip(grid.runs, states, strict=True), 1):
+        print(f"{i:>4}  {run_key(cfg):<12}  {state:<11}  {run_name(cfg)}")
+
+
+def run_grid(args: argparse.Namespace) -> int:
+    from benchmark.executors import EXECUTORS
+    from benchmark.runs import Target
+
+    overrides = parse_set(args.set)
+    if args.data_root:
+        overrides["data.data_root"] = args.data_root
+    if args.workers < 1:
+        raise ConfigError(f"--workers: expected at least 1, got {args.workers}")
+    grid = load_grid(args.grid, overrides)
+    if args.dry_run:
+        print_dry_run(grid, store_states(grid, args.tracking_uri))
+        return 0
+
+    store = MlflowStore(args.tracking_uri)
+    store.check_reachable()
+    experiment = store.experiment_id(grid.name)
+    parent = store.start_grid(experiment, grid.name, grid.path)
+    target = Target(args.tracking_uri, grid.name, parent, args.checkpoint_dir, args.retry_failed)
+    progress = GridProgress(len(grid.runs))
+    executor = EXECUTORS[args.executor]
+    ok = True
+    try:
+        for summary in executor(grid.runs, target, workers=args.workers,
+                                ray_address=args.ray_address,
+                                progress_factory=progress.run_bar):
+            progress.run_done(summary.line())
+            ok = ok and summary.outcome not in ("failed", "interrupted")
+    finally:
+        progress.close()
+        store.end_grid(parent, ok)
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run_grid(args)
+    except AlibenchError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""One run's life in the store: skip it, resume it or start it, train it, record its outcome.
+
+Every executor calls `execute` once per run, in whatever process or node the run lands on; all
+it needs is picklable (a config and a few strings), and everything it learns it writes to the
+tracking store, which is the single source of truth for what is finished.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from benchmark.config import RunConfig, config_key, flat_params, run_key, run_name
+from benchmark.errors import AlibenchError
+from benchmark.tracking import (
+    OUTCOME_DIVERGED,
+    OUTCOME_FAILED,
+    OUTCOME_FINISHED,
+    STATE_DIVERGED,
+    STATE_FAILED,
+    STATE_FINISHED,
+    TAG_CONFIG_KEY,
+    TAG_DIVERGED_STEP,
+    TAG_ERROR,
+    TAG_RUN_KEY,
+    MlflowStore,
+)
+
+# Metrics shown in the one-line summary of a finished run, when the run has them.
+SUMMARY_METRICS = ("recon_mse", "fid_classifier", "fid_inception", "probe_acc", "knn_acc",
+                   "recon_acc", "modes_covered")
+
+
+@dataclass
+class Target:
+    """Where runs report: the same for every run of one grid invocation."""
+
+    tracking_uri: str
+    experiment: str
+    parent_id: str | None
+    checkpoint_root: str
+    retry_failed: bool = False
+
+
+@dataclass
+class RunSummary:
+    key: str
+    name: str
+    outcome: str  # finished, diverged, failed, or skipped-<state>
+    step: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str = ""
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        shown = " ".join(f"{k}={self.metrics[k]:.4g}" for k in SUMMARY_METRICS
+                         if k in self.metrics)
+        extra = f" error={self.error}" if self.error else ""
+        return (f"benchmark.run: {self.name} [{self.key}] {self.outcome} step={self.step} "
+                f"{shown} time={self.seconds:.1f}s{extra}").replace("  ", " ")
+
+
+def first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"[:500]
+
+
+def execute(cfg: RunConfig, target: Target, threads: int | None = None,
+            progress=None) -> RunSummary:
+    """Run `cfg` to an outcome recorded in the store; never raises for the run's own failure."""
+    from benchmark.training import train
+
+    if threads:
+        torch.set_num_threads(threads)
+    key, name = run_key(cfg), run_name(cfg)
+    store = MlflowStore(target.tracking_uri)
+    experiment = store.experiment_id(target.experiment)
+    stored = store.find(experiment, key)
+    skip = {STATE_FINISHED} if target.retry_failed else {STATE_FINISHED, STATE_FAILED,
+                                                         STATE_DIVERGED}
+    if stored is not None and stored.state in skip:
+        return RunSummary(key, name, f"skipped-{stored.state}", metrics=stored.metrics)
+    if stored is not None:
+        run_id = stored.run_id
+        store.reopen(run_id)
+    else:
+        tags = {TAG_RUN_KEY: key, TAG_CONFIG_KEY: config_key(cfg)}
+        run_id = store.start_run(experiment, name, flat_params(cfg), tags, target.parent_id)
+
+    started = time.perf_counter()
+    try:
+        result = train(cfg, store.tracker(run_id), Path(target.checkpoint_root) / key, progress)
+    except Exception as err:  # the grid goes on; the run records why it stopped
+        message = first_line(err)
+        if not isinstance(err, AlibenchError):
+            traceback.print_exc()
+        store.finish(run_id, OUTCOME_FAILED, {TAG_ERROR: message})
+        return RunSummary(key, name, OUTCOME_FAILED, error=message,
+                          seconds=time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    if result.outcome == OUTCOME_DIVERGED:
+        store.finish(run_id, OUTCOME_DIVERGED, {TAG_DIVERGED_STEP: str(result.step)})
+        return RunSummary(key, name, OUTCOME_DIVERGED, result.step, seconds=seconds)
+    store.finish(run_id, OUTCOME_FINISHED)
+    return RunSummary(key, name, OUTCOME_FINISHED, result.step, result.metrics, seconds=seconds)

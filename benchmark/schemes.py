@@ -1,0 +1,204 @@
+"""Update schemes: the order of both players' gradient work in one training step.
+
+A scheme is chosen by name, separately from the optimizer, and validated together with it. Each
+player's gradient is always that of its OWN loss, taken with `torch.autograd.grad` before any
+parameter moves, so no player is ever updated in place while the other still needs the graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from benchmark.errors import ConfigError
+from benchmark.losses import discriminator_loss, generator_loss
+from benchmark.models import ALI
+from benchmark.stabilizers import Pairs, Stabilizer
+
+
+@dataclass
+class Draw:
+    """Everything random a forward pass consumes besides dropout: data, prior and encoder noise."""
+
+    x: torch.Tensor  # (B, C, H, W) or (B, D)
+    z_prior: torch.Tensor  # (B, z_dim)
+    eps: torch.Tensor  # (B, z_dim), the encoder's reparametrization noise
+
+
+@dataclass
+class Losses:
+    loss_d: torch.Tensor
+    loss_g: torch.Tensor
+    d_real: float  # mean D probability on encoder pairs
+    d_fake: float  # mean D probability on decoder pairs
+    d_accuracy: float  # share of both pair kinds the discriminator classifies right
+
+    def stats(self) -> dict[str, float]:
+        return {"loss_d": self.loss_d.item(), "loss_g": self.loss_g.item(),
+                "d_real": self.d_real, "d_fake": self.d_fake, "d_accuracy": self.d_accuracy}
+
+
+class Game:
+    """The ALI game at a draw: both players' losses, with the stabilizers' hooks applied."""
+
+    def __init__(self, ali: ALI, stabilizers: list[Stabilizer], next_batch: Callable[[], torch.Tensor],
+                 device: torch.device):
+        self.ali = ali
+        self.stabilizers = stabilizers
+        self.next_batch = next_batch
+        self.device = device
+        self.step = 0  # the training step; stabilizer schedules read it
+
+    def draw(self) -> Draw:
+        x = self.next_batch().to(self.device)
+        batch = x.shape[0]
+        z_prior = torch.randn(batch, self.ali.z_dim, device=self.device)
+        eps = torch.randn(batch, self.ali.z_dim, device=self.device)
+        return Draw(x, z_prior, eps)
+
+    def losses(self, draw: Draw) -> Losses:
+        encoded = self.ali.encoder(draw.x, draw.eps)
+        x_fake = self.ali.decoder(draw.z_prior)
+        pairs = Pairs(draw.x, encoded.z, x_fake, draw.z_prior)
+        for stabilizer in self.stabilizers:
+            pairs = stabilizer.perturb(pairs, self.step)
+        d = self.ali.discriminator
+        logits_enc, logits_dec = d(pairs.x_enc, pairs.z_enc), d(pairs.x_dec, pairs.z_dec)
+        target_enc, target_dec = 1.0, 0.0
+        for stabilizer in self.stabilizers:
+            target_enc, target_dec = stabilizer.targets(target_enc, target_dec)
+        loss_d = discriminator_loss(logits_enc, logits_dec, target_enc, target_dec)
+        for stabilizer in self.stabilizers:
+            extra = stabilizer.penalty(d, pairs, self.step)
+            if extra is not None:
+                loss_d = loss_d + extra
+        loss_g = generator_loss(logits_enc, logits_dec)
+        with torch.no_grad():
+            accuracy = 0.5 * ((logits_enc > 0).float().mean() + (logits_dec < 0).float().mean())
+            return Losses(loss_d, loss_g, float(torch.sigmoid(logits_enc).mean()),
+                          float(torch.sigmoid(logits_dec).mean()), float(accuracy))
+
+
+def set_gradients(loss: torch.Tensor, params: list[nn.Parameter], retain_graph: bool) -> None:
+    """Write d loss / d params into `.grad`, touching no other parameter's gradient."""
+    grads = torch.autograd.grad(loss, params, retain_graph=retain_graph, allow_unused=True)
+    for p, g in zip(params, grads, strict=True):
+        p.grad = torch.zeros_like(p) if g is None else g
+
+
+def both_gradients(game: Game, draw: Draw) -> Losses:
+    """Each player's gradient of its own loss at the same point, before anything moves."""
+    losses = game.losses(draw)
+    set_gradients(losses.loss_d, game.ali.discriminator_parameters(), retain_graph=True)
+    set_gradients(losses.loss_g, game.ali.generator_parameters(), retain_graph=False)
+    return losses
+
+
+@dataclass
+class Players:
+    game: Game
+    opt_d: torch.optim.Optimizer
+    opt_g: torch.optim.Optimizer
+
+
+class UpdateScheme:
+    """One training step; `step` returns the losses measured at the update point."""
+
+    name: str
+    needs_extragradient: bool = False
+
+    def __init__(self, d_steps: int = 1, resample: bool = True):
+        self.d_steps = d_steps
+        self.resample = resample
+
+    def step(self, players: Players) -> Losses:
+        raise NotImplementedError
+
+
+class Alternating(UpdateScheme):
+    """`d_steps` discriminator updates, then one encoder+decoder update, each with its own forward."""
+
+    name = "alternating"
+
+    def step(self, players: Players) -> Losses:
+        game = players.game
+        for _ in range(self.d_steps):
+            draw = game.draw()
+            losses = game.losses(draw)
+            set_gradients(losses.loss_d, game.ali.discriminator_parameters(), retain_graph=False)
+            players.opt_d.step()
+        # The generator's forward pass sees the discriminator it just played against, updated.
+        losses = game.losses(draw)
+        set_gradients(losses.loss_g, game.ali.generator_parameters(), retain_graph=False)
+        players.opt_g.step()
+        return losses
+
+
+class Simultaneous(UpdateScheme):
+    """One forward pass; both players step from the same point (the original ALI code)."""
+
+    name = "simultaneous"
+
+    def step(self, players: Players) -> Losses:
+        losses = both_gradients(players.game, players.game.draw())
+        players.opt_d.step()
+        players.opt_g.step()
+        return losses
+
+
+class Extragradient(UpdateScheme):
+    """Extrapolate both players, then update both from the saved point with the gradient taken
+    at the extrapolated point by a fresh forward pass (Gidel et al. 2018, Algorithm 1).
+
+    `resample` draws a fresh minibatch, prior and encoder noise for the update (two minibatches
+    per update, as in the paper); otherwise the extrapolation's draw is reused. Extrapolation
+    from the past needs no gradient for its extrapolation, so it draws once either way.
+    """
+
+    name = "extragradient"
+    needs_extragradient = True
+
+    def step(self, players: Players) -> Losses:
+        game, opts = players.game, (players.opt_d, players.opt_g)
+        needs_gradient = all(getattr(o, "extrapolation_needs_gradient", True) for o in opts)
+        draw = None
+        if needs_gradient:
+            draw = game.draw()
+            both_gradients(game, draw)
+        for opt in opts:
+            opt.extrapolate()
+        if draw is None or self.resample:
+            draw = game.draw()
+        losses = both_gradients(game, draw)
+        for opt in opts:
+            opt.step()
+        return losses
+
+
+SCHEMES: dict[str, type[UpdateScheme]] = {}
+
+
+def register_scheme(cls: type[UpdateScheme]) -> type[UpdateScheme]:
+    if not (isinstance(cls, type) and issubclass(cls, UpdateScheme)):
+        raise ValueError(f"{cls!r} is not an UpdateScheme subclass")
+    if cls.name in SCHEMES:
+        raise ValueError(f"scheme {cls.name!r} is already registered")
+    SCHEMES[cls.name] = cls
+    return cls
+
+
+def check_scheme_optimizer(scheme: str, optimizer: str) -> None:
+    """The extragradient scheme needs an optimizer with `extrapolate()`; the others must not."""
+    from optim import EXTRAGRADIENT_OPTIMIZERS, PLAIN_OPTIMIZERS
+
+    fits = EXTRAGRADIENT_OPTIMIZERS if SCHEMES[scheme].needs_extragradient else PLAIN_OPTIMIZERS
+    if optimizer not in fits:
+        raise ConfigError(f"optim.name: {optimizer!r} does not fit scheme.name {scheme!r}; "
+                          f"choose from: {', '.join(sorted(fits))}")
+
+
+for _cls in (Alternating, Simultaneous, Extragradient):
+    register_scheme(_cls)

@@ -1,0 +1,265 @@
+"""The only module that talks to MLflow.
+
+Training and evaluation report to the small `Tracker` interface; `MlflowStore` finds, starts,
+resumes and finishes runs by their run key. Every client call retries with backoff when several
+processes meet sqlite's "database is locked", so parallel workers lose nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import random
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+import numpy as np
+
+from benchmark.errors import ConfigError
+
+DEFAULT_TRACKING_URI = "sqlite:///runs/mlflow.db"
+
+# Tag names (docs/CONTRACTS.md).
+TAG_KIND = "alibench.kind"
+TAG_RUN_KEY = "run_key"
+TAG_CONFIG_KEY = "config_key"
+TAG_OUTCOME = "outcome"
+TAG_DIVERGED_STEP = "diverged_step"
+TAG_ERROR = "error"
+TAG_COLLAPSED = "collapsed"
+TAG_PARENT = "mlflow.parentRunId"
+
+OUTCOME_RUNNING = "running"
+OUTCOME_FINISHED = "finished"
+OUTCOME_DIVERGED = "diverged"
+OUTCOME_FAILED = "failed"
+
+# What a run is in the store, for skipping, resuming and `--dry-run`.
+STATE_NEW = "new"
+STATE_FINISHED = "finished"
+STATE_INTERRUPTED = "interrupted"
+STATE_FAILED = "failed"
+STATE_DIVERGED = "diverged"
+
+
+class Tracker(Protocol):
+    """What a run reports; MLflow stays replaceable behind it."""
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None: ...
+
+    def log_image(self, image: np.ndarray, path: str) -> None: ...
+
+    def set_tags(self, tags: dict[str, str]) -> None: ...
+
+
+T = TypeVar("T")
+
+
+def _is_lock_error(err: Exception) -> bool:
+    text = str(err).lower()
+    return "database is locked" in text or "database table is locked" in text
+
+
+def retry_locked(fn: Callable[..., T]) -> Callable[..., T]:
+    """Retry a store call with jittered exponential backoff while sqlite is locked."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        delay = 0.05
+        for attempt in range(40):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as err:  # MlflowException or sqlalchemy's OperationalError
+                if not _is_lock_error(err) or attempt == 39:
+                    raise
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 2.0)
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def _prepare_local_store(tracking_uri: str) -> Path | None:
+    """For sqlite and file URIs, create the folder and return where artifacts go beside it."""
+    if tracking_uri.startswith("sqlite:///"):
+        db = Path(tracking_uri[len("sqlite:///"):])
+        db.parent.mkdir(parents=True, exist_ok=True)
+        return db.parent.resolve() / "artifacts"
+    return None
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parent, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def version_tags() -> dict[str, str]:
+    import mlflow
+    import torch
+    import torchvision
+
+    return {"git_commit": git_commit(), "version.torch": torch.__version__,
+            "version.torchvision": torchvision.__version__, "version.mlflow": mlflow.__version__}
+
+
+@dataclass
+class StoredRun:
+    run_id: str
+    state: str
+    metrics: dict[str, float]
+
+
+class MlflowStore:
+    """Experiments and runs in one tracking URI (sqlite file by default, or a server)."""
+
+    def __init__(self, tracking_uri: str = DEFAULT_TRACKING_URI):
+        from mlflow.tracking import MlflowClient
+
+        self.tracking_uri = tracking_uri
+        self.artifact_root = _prepare_local_store(tracking_uri)
+        self.client = MlflowClient(tracking_uri=tracking_uri)
+
+    @retry_locked
+    def check_reachable(self) -> None:
+        """Fail early, with one line, on a tracking URI that cannot be used."""
+        try:
+            self.client.search_experiments(max_results=1)
+        except Exception as err:
+            if _is_lock_error(err):
+                raise
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ConfigError(f"--tracking-uri: cannot use {self.tracking_uri!r}: {first}") from None
+
+    @retry_locked
+    def experiment_id(self, name: str, create: bool = True) -> str | None:
+        experiment = self.client.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        if not create:
+            return None
+        location = (self.artifact_root / name).as_uri() if self.artifact_root else None
+        try:
+            return self.client.create_experiment(name, artifact_location=location)
+        except Exception:
+            # Another worker created it first.
+            experiment = self.client.get_experiment_by_name(name)
+            if experiment is None:
+                raise
+            return experiment.experiment_id
+
+    @retry_locked
+    def find(self, experiment_id: str, key: str) -> StoredRun | None:
+        """The training run with this run key, preferring a finished one."""
+        runs = self.client.search_runs(
+            [experiment_id], filter_string=f"tags.{TAG_RUN_KEY} = '{key}'",
+            order_by=["attributes.start_time DESC"])
+        if not runs:
+            return None
+        run = next((r for r in runs if _state_of(r) == STATE_FINISHED), runs[0])
+        return StoredRun(run.info.run_id, _state_of(run), dict(run.data.metrics))
+
+    @retry_locked
+    def start_grid(self, experiment_id: str, grid_name: str, grid_file: Path | None) -> str:
+        run = self.client.create_run(experiment_id, run_name=f"grid-{grid_name}",
+                                     tags={TAG_KIND: "grid", **version_tags()})
+        if grid_file is not None:
+            self.client.log_artifact(run.info.run_id, str(grid_file), "grid")
+        return run.info.run_id
+
+    @retry_locked
+    def end_grid(self, run_id: str, ok: bool) -> None:
+        self.client.set_terminated(run_id, "FINISHED" if ok else "FAILED")
+
+    @retry_locked
+    def start_run(self, experiment_id: str, name: str, params: dict[str, str],
+                  tags: dict[str, str], parent_id: str | None) -> str:
+        from mlflow.entities import Param
+
+        all_tags = {TAG_KIND: "run", TAG_OUTCOME: OUTCOME_RUNNING, **version_tags(), **tags}
+        if parent_id:
+            all_tags[TAG_PARENT] = parent_id
+        run = self.client.create_run(experiment_id, run_name=name, tags=all_tags)
+        items = [Param(k, v[:6000]) for k, v in params.items()]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(run.info.run_id, params=items[i:i + 100])
+        return run.info.run_id
+
+    @retry_locked
+    def reopen(self, run_id: str) -> None:
+        """An interrupted (or retried) run continues in the same MLflow run, under its parent."""
+        self.client.update_run(run_id, status="RUNNING")
+        self.client.set_tag(run_id, TAG_OUTCOME, OUTCOME_RUNNING)
+
+    @retry_locked
+    def finish(self, run_id: str, outcome: str, tags: dict[str, str] | None = None) -> None:
+        for key, value in {**(tags or {}), TAG_OUTCOME: outcome}.items():
+            self.client.set_tag(run_id, key, value)
+        self.client.set_terminated(run_id, "FAILED" if outcome == OUTCOME_FAILED else "FINISHED")
+
+    def tracker(self, run_id: str) -> RunTracker:
+        return RunTracker(self, run_id)
+
+
+def _state_of(run) -> str:
+    outcome = run.data.tags.get(TAG_OUTCOME)
+    if outcome == OUTCOME_FINISHED and run.info.status == "FINISHED":
+        return STATE_FINISHED
+    if outcome == OUTCOME_DIVERGED:
+        return STATE_DIVERGED
+    if outcome == OUTCOME_FAILED:
+        return STATE_FAILED
+    return STATE_INTERRUPTED  # still RUNNING (killed) or KILLED: resume from its checkpoint
+
+
+class RunTracker:
+    """Logs into one MLflow run. On resume it skips metric steps the run already holds, so a
+    step redone after an interruption is recorded exactly once."""
+
+    def __init__(self, store: MlflowStore, run_id: str):
+        self.store = store
+        self.run_id = run_id
+        self.logged_through = self._logged_through()
+
+    @retry_locked
+    def _logged_through(self) -> dict[str, int]:
+        client = self.store.client
+        keys = client.get_run(self.run_id).data.metrics
+        return {k: max(m.step for m in client.get_metric_history(self.run_id, k)) for k in keys}
+
+    @retry_locked
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(v), now, step) for k, v in metrics.items()
+                 if step > self.logged_through.get(k, -1)]
+        if items:
+            self.store.client.log_batch(self.run_id, metrics=items)
+            for m in items:
+                self.logged_through[m.key] = step
+
+    @retry_locked
+    def log_image(self, image: np.ndarray, path: str) -> None:
+        from PIL import Image
+
+        folder, _, name = path.rpartition("/")
+        with tempfile.TemporaryDirectory() as tmp:
+            file = Path(tmp) / name
+            buffer = io.BytesIO()
+            Image.fromarray(image).save(buffer, format="PNG")
+            file.write_bytes(buffer.getvalue())
+            self.store.client.log_artifact(self.run_id, str(file), folder or None)
+
+    @retry_locked
+    def set_tags(self, tags: dict[str, str]) -> None:
+        for key, value in tags.items():
+            self.store.client.set_tag(self.run_id, key, str(value))

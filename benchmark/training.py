@@ -1,0 +1,173 @@
+"""One run, top to bottom: build, loop, evaluate, checkpoint and resume.
+
+`train(cfg, tracker, checkpoint_dir)` runs Algorithm 1 of the ALI paper under the configured
+update scheme, optimizer and stabilizers. A run is a pure function of its config and seed: every
+random stream it consumes is seeded here and saved in its checkpoints, and evaluation runs on
+streams of its own, so a resumed run ends with exactly the numbers of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmark import checkpoint
+from benchmark.config import RunConfig, run_key
+from benchmark.data import BatchSampler, load_dataset
+from benchmark.evaluation import Evaluator
+from benchmark.models import ALI, build_ali, build_encoder
+from benchmark.schemes import SCHEMES, Game, Players
+from benchmark.stabilizers import parse_stabilizers
+from benchmark.tracking import Tracker
+from optim import ParameterAverage, build_optimizer
+
+COLLAPSE_ACCURACY = 0.99  # both pair kinds classified right this often: the discriminator won
+
+
+@dataclass
+class RunResult:
+    outcome: str  # finished or diverged
+    step: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    collapsed: bool = False
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int, device: torch.device) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    # Bit-for-bit resumes need deterministic kernels; CUDA lacks some, so only warn there.
+    torch.use_deterministic_algorithms(True, warn_only=device.type != "cpu")
+
+
+def _finite(model: torch.nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+class Clock:
+    """CPU (process) time and wall time of the run, carried across resumes."""
+
+    def __init__(self, cpu_offset: float = 0.0, wall_offset: float = 0.0):
+        self.cpu0 = time.process_time() - cpu_offset
+        self.wall0 = time.perf_counter() - wall_offset
+
+    def read(self) -> dict[str, float]:
+        return {"cpu_time_s": time.process_time() - self.cpu0,
+                "wall_time_s": time.perf_counter() - self.wall0}
+
+
+def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
+          progress=None) -> RunResult:
+    """Train one run to its end (or its divergence), resuming from `checkpoint_dir` if it can."""
+    device = resolve_device(cfg.device)
+    seed_everything(cfg.seed, device)
+
+    # --- build -----------------------------------------------------------------------------
+    data = load_dataset(cfg.data, cfg.seed)
+    shape = data.image_shape or tuple(data.train.x.shape[1:])
+    ali = build_ali(cfg.model, shape).to(device)
+    stabilizers = parse_stabilizers(cfg.stabilizers)
+    for stabilizer in stabilizers:
+        ali.discriminator = stabilizer.wrap_discriminator(ali.discriminator)
+    o = cfg.optim
+    options = {"betas": (o.beta1, o.beta2), "momentum": o.momentum,
+               "moments_on_extrapolation": o.moments_on_extrapolation}
+    opt_d = build_optimizer(o.name, ali.discriminator_parameters(), o.lr_d, **options)
+    opt_g = build_optimizer(o.name, ali.generator_parameters(), o.lr_g, **options)
+    averages = {} if o.averaging == "none" else {
+        "encoder": ParameterAverage(ali.encoder, o.averaging, o.ema_decay),
+        "decoder": ParameterAverage(ali.decoder, o.averaging, o.ema_decay)}
+    sampler = BatchSampler(data.train, cfg.data.batch_size, cfg.seed)
+    game = Game(ali, stabilizers, lambda: sampler.next()[0], device)
+    scheme = SCHEMES[cfg.scheme.name](cfg.scheme.d_steps, cfg.scheme.resample)
+    players = Players(game, opt_d, opt_g)
+    evaluator = Evaluator(cfg.eval, data, device,
+                          lambda: build_encoder(cfg.model, shape).to(device), cfg.seed)
+    key = run_key(cfg)
+
+    # --- resume ------------------------------------------------------------------------------
+    start, clock, collapse_streak, collapsed = 0, Clock(), 0, False
+    saved = checkpoint.load_latest(checkpoint_dir)
+    if saved is not None:
+        if saved["run_key"] != key:
+            raise RuntimeError(f"checkpoint in {checkpoint_dir} belongs to run {saved['run_key']}, "
+                               f"not {key}")
+        ali.load_state_dict(saved["ali"])
+        opt_d.load_state_dict(saved["opt_d"])
+        opt_g.load_state_dict(saved["opt_g"])
+        for name, average in averages.items():
+            average.load_state_dict(saved["averages"][name])
+        sampler.load_state_dict(saved["sampler"])
+        checkpoint.set_rng_state(saved["rng"])
+        start = saved["step"]
+        clock = Clock(saved["cpu_time_s"], saved["wall_time_s"])
+        collapse_streak, collapsed = saved["collapse_streak"], saved["collapsed"]
+    else:
+        tracker.log_metrics(evaluator.baselines(), step=0)
+
+    def save_checkpoint(step: int) -> None:
+        times = clock.read()
+        checkpoint.save(checkpoint_dir, step, {
+            "run_key": key, "ali": ali.state_dict(), "opt_d": opt_d.state_dict(),
+            "opt_g": opt_g.state_dict(), "sampler": sampler.state_dict(),
+            "averages": {n: a.state_dict() for n, a in averages.items()},
+            "rng": checkpoint.rng_state(), "collapse_streak": collapse_streak,
+            "collapsed": collapsed, **times})
+
+    def evaluate(step: int) -> dict[str, float]:
+        metrics = evaluator.evaluate(ali)
+        for kind in {o.averaging} - {"none"}:
+            averaged = ALI(averages["encoder"].averaged_module(),
+                           averages["decoder"].averaged_module(), ali.discriminator, ali.z_dim)
+            metrics.update({f"avg_{kind}.{k}": v for k, v in evaluator.evaluate(averaged).items()})
+        tracker.log_metrics(metrics, step)
+        return metrics
+
+    # --- loop --------------------------------------------------------------------------------
+    train_cfg, metrics = cfg.train, {}
+    ali.train()
+    for step in range(start + 1, train_cfg.steps + 1):
+        game.step = step
+        losses = scheme.step(players)
+        for average in averages.values():
+            average.update()
+        last = step == train_cfg.steps
+        if not (math.isfinite(float(losses.loss_d)) and math.isfinite(float(losses.loss_g))):
+            return RunResult("diverged", step)
+
+        if step % train_cfg.log_every == 0 or last:
+            if not _finite(ali):
+                return RunResult("diverged", step)
+            stats = losses.stats()
+            collapse_streak = collapse_streak + 1 if stats["d_accuracy"] > COLLAPSE_ACCURACY else 0
+            if collapse_streak >= train_cfg.collapse_patience and not collapsed:
+                collapsed = True
+                tracker.set_tags({"collapsed": "true", "collapsed_step": str(step)})
+            tracker.log_metrics({**stats, **clock.read()}, step)
+        if step % train_cfg.eval_every == 0 or last:
+            metrics = evaluate(step)
+        if step in cfg.eval.panel_steps:
+            for name, image in evaluator.panels(ali).items():
+                tracker.log_image(image, f"panels/step_{step:07d}/{name}.png")
+        if step % train_cfg.checkpoint_every == 0 or last:
+            save_checkpoint(step)
+        if progress is not None:
+            progress(step)
+
+    if not metrics:  # resumed from the final checkpoint: the metrics are already logged
+        metrics = evaluator.evaluate(ali)
+    for name, image in evaluator.panels(ali).items():
+        tracker.log_image(image, f"panels/{name}.png")
+    return RunResult("finished", train_cfg.steps, metrics, collapsed)
