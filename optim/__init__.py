@@ -14,6 +14,7 @@ from optim.registry import (
     PLAIN_OPTIMIZERS,
     OptimizerSpec,
     build_optimizer,
+    check_optimizer_options,
     is_extragradient,
     register_optimizer,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "PastExtraAdam",
     "PastExtraSGD",
     "build_optimizer",
+    "check_optimizer_options",
     "is_extragradient",
     "register_optimizer",
 ]

@@ -70,7 +70,7 @@ def _spec(name: str, field: str) -> OptimizerSpec:
     return OPTIMIZERS[name]
 
 
-def is_extragradient(name: str, field: str = "optim.optimizer") -> bool:
+def is_extragradient(name: str, field: str = "optim.name") -> bool:
     """Whether optimizer `name` has `extrapolate()` (needs the extragradient scheme)."""
     return _spec(name, field).extragradient
 
@@ -83,9 +83,31 @@ def build_optimizer(
     betas: tuple[float, float] = OPTION_DEFAULTS["betas"],
     momentum: float = OPTION_DEFAULTS["momentum"],
     moments_on_extrapolation: bool = OPTION_DEFAULTS["moments_on_extrapolation"],
-    field: str = "optim.optimizer",
+    field: str = "optim.name",
 ) -> torch.optim.Optimizer:
     """Build optimizer `name` over `params`; `field` names the config field in errors."""
+    options = check_optimizer_options(
+        name,
+        betas=betas,
+        momentum=momentum,
+        moments_on_extrapolation=moments_on_extrapolation,
+        field=field,
+    )
+    return OPTIMIZERS[name].cls(params, lr=lr, **options)
+
+
+def check_optimizer_options(
+    name: str,
+    *,
+    betas: tuple[float, float] = OPTION_DEFAULTS["betas"],
+    momentum: float = OPTION_DEFAULTS["momentum"],
+    moments_on_extrapolation: bool = OPTION_DEFAULTS["moments_on_extrapolation"],
+    field: str = "optim.name",
+) -> dict[str, Any]:
+    """The options optimizer `name` takes; one it ignores must be at its default (ConfigError).
+
+    Config validation can call this before any run starts; `build_optimizer` calls it too.
+    """
     spec = _spec(name, field)
     given = {
         "betas": tuple(betas),
@@ -98,8 +120,7 @@ def build_optimizer(
                 f"{option}: value {value!r} has no effect with {field} {name!r}; leave it at "
                 f"{OPTION_DEFAULTS[option]!r} (that optimizer takes: lr, {', '.join(spec.options)})"
             )
-    kwargs = {option: given[option] for option in spec.options}
-    return spec.cls(params, lr=lr, **kwargs)
+    return {option: given[option] for option in spec.options}
 
 
 register_optimizer("sgd", OptimizerSpec(torch.optim.SGD, ("momentum",)))

@@ -11,6 +11,7 @@ from optim import (
     ExtraAdam,
     OptimizerSpec,
     build_optimizer,
+    check_optimizer_options,
     is_extragradient,
     register_optimizer,
 )
@@ -23,7 +24,7 @@ def params() -> list[torch.Tensor]:
 
 
 def test_unknown_name_lists_the_known_ones() -> None:
-    message = f"^optim.optimizer: unknown value 'adma'; choose from: {KNOWN}$"
+    message = f"^optim.name: unknown value 'adma'; choose from: {KNOWN}$"
     with pytest.raises(ConfigError, match=message):
         build_optimizer("adma", params(), lr=1e-3)
     with pytest.raises(ConfigError, match="choose from: adam, extra_adam"):
@@ -57,11 +58,15 @@ def test_adam_defaults_to_the_paper_betas_and_options_reach_the_optimizer() -> N
 
 def test_an_option_the_optimizer_ignores_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"^momentum: value 0.9 has no effect with "
-                                          r"optim.optimizer 'adam'; leave it at 0.0"):
+                                          r"optim.name 'adam'; leave it at 0.0"):
         build_optimizer("adam", params(), lr=1e-3, momentum=0.9)
     with pytest.raises(ConfigError, match="moments_on_extrapolation: value False"):
         build_optimizer("sgd", params(), lr=1e-3, moments_on_extrapolation=False)
     build_optimizer("sgd", params(), lr=1e-3, betas=[0.5, 0.999])  # the default, as a list
+    with pytest.raises(ConfigError, match=r"^betas: value \(0.9, 0.999\) has no effect with "):
+        check_optimizer_options("extra_sgd", betas=(0.9, 0.999))
+    assert check_optimizer_options("extra_sgd", momentum=0.5) == {
+        "momentum": 0.5, "moments_on_extrapolation": True}
 
 
 def test_register_optimizer_validates_and_updates_the_sets() -> None:
