@@ -92,7 +92,9 @@ class ExtragradientOptimizer(Optimizer):
             state = self.state[p]
             saved = state.pop("saved_param")
             if p.grad is None:
+                # Skipped like torch's optimizers; a stale stored gradient must not move it later.
                 p.copy_(saved)
+                state.pop("past_grad", None)
                 continue
             if p.grad.is_sparse:
                 raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")

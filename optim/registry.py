@@ -53,7 +53,9 @@ def register_optimizer(name: str, spec: OptimizerSpec) -> None:
         raise ValueError(f"Optimizer name must be a non-empty word, got {name!r}")
     if name in OPTIMIZERS:
         raise ValueError(f"Optimizer {name!r} is already registered")
-    if not isinstance(spec, OptimizerSpec) or not issubclass(spec.cls, torch.optim.Optimizer):
+    if not isinstance(spec, OptimizerSpec) or not (
+        isinstance(spec.cls, type) and issubclass(spec.cls, torch.optim.Optimizer)
+    ):
         raise ValueError(f"Optimizer {name!r} needs an OptimizerSpec of a torch Optimizer")
     unknown = sorted(set(spec.options) - set(OPTION_DEFAULTS))
     if unknown:

@@ -151,6 +151,37 @@ def test_past_extrapolation_needs_no_gradient_and_first_one_stays_put() -> None:
     assert torch.allclose(after_step - p.detach(), torch.full((2,), 0.1))
 
 
+def test_past_gradient_is_a_copy_not_the_live_grad() -> None:
+    """zero_grad(set_to_none=False) zeroes .grad in place; the stored gradient must survive it."""
+    p = torch.tensor([1.0, 2.0], requires_grad=True)
+    opt = PastExtraSGD([p], lr=0.1)
+    opt.extrapolate()
+    p.grad = torch.ones(2)
+    opt.step()
+    opt.zero_grad(set_to_none=False)
+    before = p.detach().clone()
+    opt.extrapolate()
+    assert torch.allclose(before - p.detach(), torch.full((2,), 0.1))
+
+
+def test_past_variant_drops_the_stored_gradient_of_a_skipped_parameter() -> None:
+    """A parameter without a gradient at step() is skipped; its next extrapolation must not
+    replay the gradient of an older update."""
+    a = torch.tensor([1.0], requires_grad=True)
+    b = torch.tensor([1.0], requires_grad=True)
+    opt = PastExtraSGD([a, b], lr=0.1)
+    opt.extrapolate()
+    a.grad, b.grad = torch.ones(1), torch.ones(1)
+    opt.step()
+    opt.extrapolate()
+    a.grad, b.grad = torch.ones(1), None  # b takes no part in this update
+    opt.step()
+    b_after = b.detach().clone()
+    opt.extrapolate()
+    assert torch.equal(b.detach(), b_after)
+    assert not torch.equal(a.detach(), torch.tensor([1.0 - 0.1 - 0.1]))  # a did extrapolate
+
+
 def test_step_before_extrapolate_raises() -> None:
     p = torch.zeros(2, requires_grad=True)
     opt = ExtraAdam([p], lr=0.1)

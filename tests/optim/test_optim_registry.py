@@ -77,6 +77,8 @@ def test_register_optimizer_validates_and_updates_the_sets() -> None:
         register_optimizer("rms prop", spec)
     with pytest.raises(ValueError, match="needs an OptimizerSpec"):
         register_optimizer("rmsprop", OptimizerSpec(dict, ()))
+    with pytest.raises(ValueError, match="needs an OptimizerSpec"):
+        register_optimizer("rmsprop", OptimizerSpec(lambda params, lr: None, ()))
     with pytest.raises(ValueError, match="unknown options"):
         register_optimizer("rmsprop", OptimizerSpec(torch.optim.RMSprop, ("alpha",)))
     register_optimizer("rmsprop", spec)
