@@ -1,0 +1,24 @@
+"""Datasets: one module per source, a registry that names them, and the minibatch sampler."""
+
+from benchmark.data.loading import load_dataset
+from benchmark.data.mixture import MIXTURE25_CENTERS, MIXTURE25_STD
+from benchmark.data.registry import DATASETS, DatasetSource, get_dataset, register_dataset
+from benchmark.data.sampler import BatchSampler
+from benchmark.data.samples import DataBundle, Samples
+from benchmark.data.settings import DataConfig
+from benchmark.data.transforms import as_float
+
+__all__ = [
+    "DATASETS",
+    "MIXTURE25_CENTERS",
+    "MIXTURE25_STD",
+    "BatchSampler",
+    "DataBundle",
+    "DataConfig",
+    "DatasetSource",
+    "Samples",
+    "as_float",
+    "get_dataset",
+    "load_dataset",
+    "register_dataset",
+]

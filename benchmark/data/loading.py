@@ -1,0 +1,81 @@
+"""`load_dataset`: both splits of a configured dataset, subset, resized and converted once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from benchmark.data.registry import SPLITS, FileBackedSource, get_dataset
+from benchmark.data.samples import IMAGE, DataBundle, Samples
+from benchmark.data.settings import DataConfig
+from benchmark.data.transforms import convert_channels, resize_images, subset_indices
+from benchmark.errors import ConfigError
+
+IMAGE_SIZES = (28, 32, 64)
+CHANNELS = (1, 3)
+# Each split draws its subset from its own generator, so the test subset does not depend on
+# whether a train subset was asked for.
+_SPLIT_STREAM = {"train": 0, "test": 1}
+
+
+def subset_generator(seed: int, split: str) -> torch.Generator:
+    """The generator that picks `split`'s subset for a run seeded with `seed`."""
+    return torch.Generator().manual_seed(2 * seed + _SPLIT_STREAM[split])
+
+
+def _check(cfg: DataConfig) -> None:
+    if cfg.image_size not in IMAGE_SIZES:
+        raise ConfigError(f"data.image_size: unknown value {cfg.image_size!r}; choose from: "
+                          f"{', '.join(map(str, IMAGE_SIZES))}")
+    if cfg.channels is not None and cfg.channels not in CHANNELS:
+        raise ConfigError(f"data.channels: unknown value {cfg.channels!r}; choose from: "
+                          f"null, {', '.join(map(str, CHANNELS))}")
+
+
+def _subset_size(cfg: DataConfig, split: str, total: int) -> int | None:
+    n = cfg.train_subset if split == "train" else cfg.test_subset
+    if n is not None and not 1 <= n <= total:
+        raise ConfigError(f"data.{split}_subset: {n} is not within the {total} {split} samples "
+                          f"of {cfg.dataset}; choose from: 1..{total} or null")
+    return n
+
+
+def _load_split(cfg: DataConfig, split: str, seed: int) -> Samples:
+    source = get_dataset(cfg.dataset)
+    root = Path(cfg.data_root)
+    is_image = source.kind == IMAGE
+    if isinstance(source, FileBackedSource):
+        total = source.count(root, split, cfg.download)
+        n = _subset_size(cfg, split, total)
+        index = None if n is None else subset_indices(total, n, subset_generator(seed, split))
+        samples = source.load_subset(root, split, cfg.download, index,
+                                     cfg.image_size if is_image else None)
+    else:
+        samples = source.load(root, split, cfg.download)
+        n = _subset_size(cfg, split, len(samples))
+        if n is not None:
+            samples = samples.take(subset_indices(len(samples), n, subset_generator(seed, split)))
+    if not is_image:
+        return samples
+    x = samples.x
+    if cfg.channels == 1:  # reduce before resizing: a third of the pixels to interpolate
+        x = convert_channels(x, 1)
+    x = resize_images(x, cfg.image_size)
+    if cfg.channels == 3:
+        x = convert_channels(x, 3)
+    return Samples(x, samples.y, samples.kind)
+
+
+def load_dataset(cfg: DataConfig, seed: int) -> DataBundle:
+    """Load train and test of `cfg.dataset`: subsets picked by `seed`, images at `image_size`.
+
+    mixture25 (points) ignores `image_size` and `channels`.
+    """
+    source = get_dataset(cfg.dataset)
+    if source.kind == IMAGE:
+        _check(cfg)
+    train, test = (_load_split(cfg, split, seed) for split in SPLITS)
+    shape = tuple(train.x.shape[1:]) if source.kind == IMAGE else None
+    assert source.kind != IMAGE or tuple(test.x.shape[1:]) == shape, (train.x.shape, test.x.shape)
+    return DataBundle(train=train, test=test, image_shape=shape, kind=source.kind)

@@ -1,0 +1,36 @@
+"""Options of the data: which dataset, at what size, how much of it, in what batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+def _dataset_names() -> list[str]:
+    from benchmark.data.registry import DATASETS
+
+    return sorted(DATASETS)
+
+
+@dataclass
+class DataConfig:
+    dataset: str = field(default="digits", metadata={
+        "help": "dataset source (digits needs no download; mixture25 is 2-D points)",
+        "choices": _dataset_names})
+    image_size: int = field(default=28, metadata={
+        "help": "images are resized to this square size once at load time (ignored by mixture25)",
+        "choices": [28, 32, 64]})
+    channels: int | None = field(default=None, metadata={
+        "help": "1 or 3 converts gray<->RGB; null keeps the dataset's own (ignored by mixture25)",
+        "choices": [1, 3]})
+    train_subset: int | None = field(default=None, metadata={
+        "help": "use this many training samples (null: all); the same seed picks the same ones",
+        "min": 1})
+    test_subset: int | None = field(default=None, metadata={
+        "help": "use this many test samples (null: all); the same seed picks the same ones",
+        "min": 1})
+    data_root: str = field(default="data", metadata={
+        "help": "folder holding the datasets (e.g. mnist/, cifar10/, celeba/)", "in_key": False})
+    download: bool = field(default=False, metadata={
+        "help": "download a missing dataset through torchvision", "in_key": False})
+    batch_size: int = field(default=100, metadata={
+        "help": "minibatch size (paper: 100)", "min": 1})
