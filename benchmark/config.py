@@ -39,6 +39,12 @@ def _scheme_names() -> list[str]:
     return sorted(SCHEMES)
 
 
+def _average_kinds() -> list[str]:
+    from optim import AVERAGE_KINDS
+
+    return list(AVERAGE_KINDS)
+
+
 @dataclass
 class OptimConfig:
     name: str = field(default="adam", metadata={
@@ -54,12 +60,13 @@ class OptimConfig:
         "help": "Adam's second moment decay (the paper's 'beta2 = 1e-3' is 1 - 0.999)",
         "min": 0.0, "max": 0.999999})
     momentum: float = field(default=0.0, metadata={
-        "help": "momentum of sgd and extra_sgd", "min": 0.0, "max": 0.999999})
+        "help": "momentum of sgd, extra_sgd and past_extra_sgd", "min": 0.0, "max": 0.999999})
     moments_on_extrapolation: bool = field(default=True, metadata={
-        "help": "extra_adam: whether the moment estimates also advance on the extrapolation"})
+        "help": "extragradient optimizers: whether moments (Adam) or momentum (SGD) also "
+                "advance on the extrapolation; published code does both"})
     averaging: str = field(default="none", metadata={
         "help": "also evaluate an average of the encoder and decoder parameters",
-        "choices": ["none", "uniform", "ema"]})
+        "choices": lambda: ["none", *_average_kinds()]})
     ema_decay: float = field(default=0.999, metadata={
         "help": "decay of the ema average", "min": 0.0, "max": 0.999999})
 
@@ -195,8 +202,12 @@ def validate_run(cfg: RunConfig) -> None:
     from benchmark.evaluation import validate_eval_config
     from benchmark.schemes import check_scheme_optimizer
     from benchmark.stabilizers import parse_stabilizers
+    from optim import check_optimizer_options
 
     check_scheme_optimizer(cfg.scheme.name, cfg.optim.name)
+    check_optimizer_options(cfg.optim.name, betas=(cfg.optim.beta1, cfg.optim.beta2),
+                            momentum=cfg.optim.momentum,
+                            moments_on_extrapolation=cfg.optim.moments_on_extrapolation)
     parse_stabilizers(cfg.stabilizers)
     validate_eval_config(cfg.eval, DATASETS[cfg.data.dataset].kind)
 

@@ -144,7 +144,7 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
         for average in averages.values():
             average.update()
         last = step == train_cfg.steps
-        if not (math.isfinite(float(losses.loss_d)) and math.isfinite(float(losses.loss_g))):
+        if not (math.isfinite(losses.loss_d.item()) and math.isfinite(losses.loss_g.item())):
             return RunResult("diverged", step)
 
         if step % train_cfg.log_every == 0 or last:
