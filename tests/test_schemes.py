@@ -1,0 +1,327 @@
+"""Update schemes: how often each one draws data, that every player learns at every update, that
+gradients are taken where the algorithms say (against manual autograd), which scheme x optimizer
+pairs are refused, and every valid pair end to end through the CLI into MLflow."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from itertools import product
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from benchmark.config import expand_grid
+from benchmark.data import BatchSampler, DataConfig, Samples, load_dataset
+from benchmark.errors import ConfigError
+from benchmark.losses import discriminator_loss, generator_loss
+from benchmark.models import ALI, ModelConfig, build_ali
+from benchmark.schemes import SCHEMES, Draw, Game, Players, UpdateScheme, check_scheme_optimizer
+from optim import OPTIMIZERS, build_optimizer
+
+ROOT = Path(__file__).resolve().parents[1]
+CPU = torch.device("cpu")
+SHAPE = (1, 28, 28)
+BATCH = 8
+UPDATES = 3
+# Every pair the benchmark accepts. Written out, so a registry change that silently drops or
+# adds a pair fails `test_valid_pairs_are_exactly_the_listed_ones`.
+VALID_PAIRS = [
+    ("alternating", "sgd"), ("alternating", "adam"),
+    ("simultaneous", "sgd"), ("simultaneous", "adam"),
+    ("extragradient", "extra_sgd"), ("extragradient", "past_extra_sgd"),
+    ("extragradient", "extra_adam"), ("extragradient", "past_extra_adam"),
+]
+PLAYERS = ("encoder", "decoder", "discriminator")
+
+
+@pytest.fixture(scope="module")
+def digits() -> Samples:
+    """Real handwritten digits (scikit-learn's, no download) at 28x28."""
+    cfg = DataConfig(dataset="digits", image_size=28, train_subset=64, test_subset=8)
+    return load_dataset(cfg, seed=0).train
+
+
+@pytest.fixture
+def deterministic():
+    """Deterministic kernels, so the scheme and the manual computation agree to float noise."""
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    yield
+    torch.use_deterministic_algorithms(before)
+
+
+class CountingBatches:
+    """Real minibatches from a sampler, counting how often the scheme asks for one."""
+
+    def __init__(self, samples: Samples, seed: int = 0):
+        self.sampler = BatchSampler(samples, BATCH, seed)
+        self.calls = 0
+
+    def __call__(self) -> torch.Tensor:
+        self.calls += 1
+        return self.sampler.next()[0]
+
+
+def make_players(samples: Samples, optimizer: str, lr_d: float = 1e-3, lr_g: float = 1e-3,
+                 dropout: float = 0.2, seed: int = 0) -> tuple[Players, CountingBatches]:
+    torch.manual_seed(seed)
+    ali = build_ali(ModelConfig(z_dim=8, width=0.125, dropout=dropout), SHAPE)
+    batches = CountingBatches(samples, seed)
+    game = Game(ali, [], batches, CPU)
+    players = Players(game, build_optimizer(optimizer, ali.discriminator_parameters(), lr_d),
+                      build_optimizer(optimizer, ali.generator_parameters(), lr_g))
+    return players, batches
+
+
+def record_draws(game: Game) -> list[Draw]:
+    """Keep every Draw the scheme takes, so a manual computation can replay it."""
+    draws: list[Draw] = []
+    original = game.draw
+
+    def draw() -> Draw:
+        draws.append(original())
+        return draws[-1]
+
+    game.draw = draw
+    return draws
+
+
+def player_vectors(ali: ALI) -> dict[str, torch.Tensor]:
+    return {name: torch.nn.utils.parameters_to_vector(getattr(ali, name).parameters()).detach()
+            .clone() for name in PLAYERS}
+
+
+def gradient_is_live(module: torch.nn.Module) -> bool:
+    """Every parameter tensor of `module` got a gradient with some non-zero entry."""
+    return all(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in module.parameters())
+
+
+def own_gradients(ali: ALI, draw: Draw) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Manual Algorithm 1 at `draw`: d L_d / d theta_D and d L_g / d theta_G where they are."""
+    encoded = ali.encoder(draw.x, draw.eps)
+    x_fake = ali.decoder(draw.z_prior)
+    logits_enc = ali.discriminator(draw.x, encoded.z)
+    logits_dec = ali.discriminator(x_fake, draw.z_prior)
+    loss_d = discriminator_loss(logits_enc, logits_dec)
+    loss_g = generator_loss(logits_enc, logits_dec)
+    grad_d = torch.autograd.grad(loss_d, ali.discriminator_parameters(), retain_graph=True)
+    grad_g = torch.autograd.grad(loss_g, ali.generator_parameters())
+    return list(grad_d), list(grad_g)
+
+
+@torch.no_grad()
+def sgd_move(params: list[torch.Tensor], grads: list[torch.Tensor], lr: float) -> None:
+    for p, g in zip(params, grads, strict=True):
+        p.sub_(lr * g)
+
+
+def max_gap(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
+    return max(float((x - y).abs().max()) for x, y in zip(a, b, strict=True))
+
+
+def params_of(ali: ALI) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in ali.discriminator_parameters() + ali.generator_parameters()]
+
+
+# --- draws per update ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("scheme", "optimizer", "options", "per_update"), [
+    ("extragradient", "extra_sgd", {"resample": True}, 2),
+    ("extragradient", "extra_sgd", {"resample": False}, 1),
+    ("extragradient", "extra_adam", {"resample": True}, 2),
+    ("extragradient", "extra_adam", {"resample": False}, 1),
+    ("extragradient", "past_extra_sgd", {"resample": True}, 1),
+    ("extragradient", "past_extra_adam", {"resample": False}, 1),
+    ("simultaneous", "adam", {}, 1),
+    ("alternating", "adam", {"d_steps": 1}, 1),
+    ("alternating", "sgd", {"d_steps": 3}, 3),
+])
+def test_data_is_drawn_as_often_as_the_scheme_says(digits, scheme, optimizer, options, per_update):
+    players, batches = make_players(digits, optimizer)
+    update = SCHEMES[scheme](**options)
+    for i in range(1, UPDATES + 1):
+        update.step(players)
+        assert batches.calls == per_update * i, f"{scheme} {optimizer} {options} update {i}"
+
+
+def test_resampling_draws_fresh_data_prior_and_encoder_noise(digits):
+    players, _ = make_players(digits, "extra_sgd")
+    draws = record_draws(players.game)
+    SCHEMES["extragradient"](resample=True).step(players)
+    first, second = draws
+    for field in ("x", "z_prior", "eps"):
+        assert not torch.equal(getattr(first, field), getattr(second, field)), field
+
+
+# --- every player learns at every update -------------------------------------------------------
+
+@pytest.mark.parametrize(("scheme", "optimizer"), VALID_PAIRS)
+def test_every_player_moves_at_every_update(digits, scheme, optimizer):
+    """The published trap: requires_grad toggled after the graph is built freezes D after step 1."""
+    players, _ = make_players(digits, optimizer, lr_d=1e-2, lr_g=1e-2)
+    update = SCHEMES[scheme]()
+    ali = players.game.ali
+    for i in range(1, UPDATES + 1):
+        before = player_vectors(ali)
+        update.step(players)
+        after = player_vectors(ali)
+        frozen = [name for name in PLAYERS if torch.equal(before[name], after[name])]
+        assert not frozen, f"{scheme} + {optimizer}: {frozen} did not move at update {i}"
+        # Adam's momentum moves a player whose gradient went dead, so check the gradient too.
+        dead = [name for name in PLAYERS if not gradient_is_live(getattr(ali, name))]
+        assert not dead, f"{scheme} + {optimizer}: {dead} got no gradient at update {i}"
+
+
+# --- where the gradients are taken -------------------------------------------------------------
+
+def test_extragradient_updates_from_the_saved_point_with_the_extrapolated_gradient(
+        digits, deterministic):
+    """theta_{t+1} = theta_t - lr * g(theta_t - lr * g(theta_t)), each player its own loss, with
+    the gradient at the extrapolated point from a fresh forward pass (extra_sgd, resample off)."""
+    lr_d, lr_g = 0.03, 0.05
+    players, _ = make_players(digits, "extra_sgd", lr_d, lr_g, dropout=0.0)
+    ali = players.game.ali
+    manual = copy.deepcopy(ali)
+    draws = record_draws(players.game)
+    SCHEMES["extragradient"](resample=False).step(players)
+    (draw,) = draws
+
+    start = params_of(manual)
+    grad_d, grad_g = own_gradients(manual, draw)
+    plain = [p - lr * g for p, g, lr in zip(
+        start, grad_d + grad_g, [lr_d] * len(grad_d) + [lr_g] * len(grad_g), strict=True)]
+    sgd_move(manual.discriminator_parameters(), grad_d, lr_d)  # the extrapolation
+    sgd_move(manual.generator_parameters(), grad_g, lr_g)
+    half_d, half_g = own_gradients(manual, draw)  # fresh forward pass at theta_{t+1/2}
+    with torch.no_grad():
+        for p, saved in zip(manual.discriminator_parameters() + manual.generator_parameters(),
+                            start, strict=True):
+            p.copy_(saved)
+    sgd_move(manual.discriminator_parameters(), half_d, lr_d)
+    sgd_move(manual.generator_parameters(), half_g, lr_g)
+
+    expected, got = params_of(manual), params_of(ali)
+    assert max_gap(got, expected) < 1e-5
+    # The test can fail: a plain gradient step from theta_t lands measurably elsewhere.
+    assert max_gap(got, plain) > 1e-4
+
+
+def test_simultaneous_takes_both_gradients_at_the_same_point(digits, deterministic):
+    lr = 0.05
+    players, _ = make_players(digits, "sgd", lr, lr, dropout=0.0)
+    ali = players.game.ali
+    manual = copy.deepcopy(ali)
+    draws = record_draws(players.game)
+    SCHEMES["simultaneous"]().step(players)
+    (draw,) = draws
+
+    grad_d, grad_g = own_gradients(manual, draw)  # before anything moves
+    got_d = [p.grad for p in ali.discriminator_parameters()]
+    got_g = [p.grad for p in ali.generator_parameters()]
+    assert max_gap(got_d, grad_d) < 1e-6
+    assert max_gap(got_g, grad_g) < 1e-6
+    # The generator gradient after the discriminator's step (what alternating does) differs.
+    sgd_move(manual.discriminator_parameters(), grad_d, lr)
+    _, grad_g_after_d = own_gradients(manual, draw)
+    assert max_gap(got_g, grad_g_after_d) > 1e-5
+
+
+def test_alternating_generator_plays_against_the_updated_discriminator(digits, deterministic):
+    lr = 0.05
+    players, _ = make_players(digits, "sgd", lr, lr, dropout=0.0)
+    ali = players.game.ali
+    manual = copy.deepcopy(ali)
+    draws = record_draws(players.game)
+    SCHEMES["alternating"](d_steps=1).step(players)
+    (draw,) = draws
+
+    grad_d, grad_g_before = own_gradients(manual, draw)
+    sgd_move(manual.discriminator_parameters(), grad_d, lr)
+    _, grad_g = own_gradients(manual, draw)
+    got_g = [p.grad for p in ali.generator_parameters()]
+    assert max_gap(got_g, grad_g) < 1e-6
+    assert max_gap(got_g, grad_g_before) > 1e-5
+
+
+# --- scheme x optimizer validation ---------------------------------------------------------------
+
+def test_valid_pairs_are_exactly_the_listed_ones():
+    accepted = []
+    for scheme, optimizer in product(SCHEMES, OPTIMIZERS):
+        try:
+            check_scheme_optimizer(scheme, optimizer)
+        except ConfigError:
+            continue
+        accepted.append((scheme, optimizer))
+    assert sorted(accepted) == sorted(VALID_PAIRS)
+
+
+@pytest.mark.parametrize(("scheme", "optimizer", "fits"), [
+    ("extragradient", "adam", "extra_adam, extra_sgd, past_extra_adam, past_extra_sgd"),
+    ("extragradient", "sgd", "extra_adam, extra_sgd, past_extra_adam, past_extra_sgd"),
+    ("alternating", "extra_adam", "adam, sgd"),
+    ("simultaneous", "past_extra_sgd", "adam, sgd"),
+])
+def test_an_unsupported_pair_is_one_line_listing_what_fits(scheme, optimizer, fits):
+    message = (f"optim.name: '{optimizer}' does not fit scheme.name '{scheme}'; "
+               f"choose from: {fits}")
+    with pytest.raises(ConfigError) as raised:
+        check_scheme_optimizer(scheme, optimizer)
+    assert str(raised.value) == message
+    raw = {"name": "t", "base": {"data": {"dataset": "digits"}, "optim": {"name": optimizer},
+                                 "scheme": {"name": scheme}}}
+    with pytest.raises(ConfigError) as raised:
+        expand_grid(raw)
+    assert str(raised.value) == message
+    assert "\n" not in message
+
+
+def test_schemes_are_update_schemes():
+    assert all(issubclass(cls, UpdateScheme) and cls.name == name for name, cls in SCHEMES.items())
+
+
+# --- end to end --------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_every_valid_pair_trains_through_the_cli_and_logs_its_metrics(tmp_path):
+    import mlflow
+
+    grid = {
+        "name": "schemes-e2e",
+        "base": {
+            "data": {"dataset": "digits", "image_size": 28, "train_subset": 200,
+                     "test_subset": 40, "batch_size": 20},
+            "model": {"z_dim": 8, "width": 0.125},
+            "train": {"steps": 6, "log_every": 2, "eval_every": 3, "checkpoint_every": 6},
+            "eval": {"metrics": ["recon_mse"], "recon_count": 40},
+        },
+        "runs": [{"scheme.name": s, "optim.name": o} for s, o in VALID_PAIRS],
+        "axes": {"seed": [0]},
+    }
+    (tmp_path / "grid.yaml").write_text(yaml.safe_dump(grid))
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmark.run", "--grid", "grid.yaml", "--tracking-uri", uri,
+         "--checkpoint-dir", str(tmp_path / "checkpoints")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr[-3000:]
+
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("schemes-e2e")
+    runs = client.search_runs([experiment.experiment_id], "tags.`alibench.kind` = 'run'")
+    pairs = sorted((r.data.params["scheme.name"], r.data.params["optim.name"]) for r in runs)
+    assert pairs == sorted(VALID_PAIRS)
+    for run in runs:
+        where = f"{run.data.params['scheme.name']} + {run.data.params['optim.name']}"
+        assert run.info.status == "FINISHED", where
+        for key in ("loss_d", "loss_g", "recon_mse"):
+            history = client.get_metric_history(run.info.run_id, key)
+            assert history, f"{where}: no {key}"
+            assert all(torch.isfinite(torch.tensor(m.value)) for m in history), f"{where}: {key}"
+        assert max(m.step for m in client.get_metric_history(run.info.run_id, "loss_d")) == 6
