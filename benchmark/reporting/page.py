@@ -1,0 +1,218 @@
+"""Write the report: CSV and markdown tables, `index.html` and `README.md`.
+
+The page is one self-contained HTML file: inline CSS, no script, images by relative path, so
+the report folder can be zipped, mailed and opened offline.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from benchmark.reporting import references as refs
+from benchmark.reporting.panels import PANEL_KINDS, PanelRow
+from benchmark.reporting.plots import Figure
+from benchmark.reporting.tables import fmt, markdown_table, mean_std
+
+CSS = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1400px;padding:0 1em;
+color:#222}
+table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}
+th{background:#f3f3f3}
+img{max-width:100%;height:auto}
+figure{margin:1em 0 2em}
+figcaption,.note{color:#555;font-size:.9em}
+.inside{color:#1a7f37}.outside{color:#b42318}
+.panels img{max-width:320px}
+.scroll{overflow-x:auto}
+"""
+
+
+@dataclass
+class Report:
+    """Everything the page shows, already computed."""
+
+    experiment: str
+    tracking_uri: str
+    settings: list[tuple[str, str]]
+    runs: int
+    duplicates: int
+    summary: pd.DataFrame  # display cells (tables.summary_display)
+    summary_csv: pd.DataFrame  # numbers (tables.summary)
+    comparisons: pd.DataFrame  # significance.compare
+    test_title: str
+    test_note: str  # significance.resolution_note
+    references: list[refs.ReferenceRow]
+    figures: list[Figure]
+    panel_seed: int | None
+    panels: list[PanelRow]
+
+    def settings_line(self) -> str:
+        return "; ".join(f"{k}: {v}" for k, v in self.settings) or "no settings params logged"
+
+
+SUMMARY_NOTE = ("One row per config (runs that differ only by seed). Cells: mean ± std over "
+                "the finished seeds (sample std, ddof=1); n = finished runs; diverged, failed "
+                "and running runs are excluded from the means and counted on their own. "
+                "FID/KID/IS columns name their extractor and sample counts.")
+
+
+def comparisons_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The comparisons as text cells; diff = mean of B - mean of A."""
+    return pd.DataFrame({
+        "metric": table["metric"],
+        "A": table["config_a"] + " " + table["label_a"],
+        "B": table["config_b"] + " " + table["label_b"],
+        "n A": table["n_a"], "n B": table["n_b"],
+        "mean A": table["mean_a"].map(fmt), "mean B": table["mean_b"].map(fmt),
+        "B - A": table["diff"].map(fmt),
+        "p": table["p_value"].map(lambda p: fmt(p, 3)),
+        "p (Holm)": table["p_holm"].map(lambda p: fmt(p, 3)),
+    })
+
+
+def references_frame(rows: list[refs.ReferenceRow]) -> pd.DataFrame:
+    """Published values beside the measured ones, with the band verdict."""
+    return pd.DataFrame([{
+        "metric": r.reference.metric,
+        "published": mean_std(r.reference.mean, r.reference.std if r.reference.std is not None
+                              else float("nan")),
+        "source": r.reference.source,
+        "settings": r.reference.settings,
+        "config": r.config or "-",
+        "n": r.n,
+        "measured": mean_std(r.mean, r.std),
+        "verdict": r.verdict,
+    } for r in rows], columns=["metric", "published", "source", "settings", "config", "n",
+                               "measured", "verdict"])
+
+
+def _html_table(frame: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = []
+    for row in frame.itertuples(index=False):
+        cells = []
+        for column, value in zip(frame.columns, row, strict=True):
+            cls = f' class="{value}"' if column == "verdict" and value in (
+                refs.INSIDE, refs.OUTSIDE) else ""
+            cells.append(f"<td{cls}>{html.escape(str(value))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (f"<div class='scroll'><table><tr>{head}</tr>\n" + "\n".join(body)
+            + "</table></div>")
+
+
+def _panel_kinds(panels: list[PanelRow]) -> list[str]:
+    return [k for k in PANEL_KINDS if any(k in p.files for p in panels)]
+
+
+def _seed_note(report: Report) -> str:
+    if report.panel_seed is not None:
+        return f"All panels from seed {report.panel_seed}, the smallest seed every config has."
+    return "No seed is shared by every config: each config shows its own smallest seed."
+
+
+def _html(report: Report) -> str:
+    e = html.escape
+    parts = [f"<h1>alibench report: {e(report.experiment)}</h1>",
+             f"<p class='note'>{report.runs} runs from {e(report.tracking_uri)}"
+             + (f"; {report.duplicates} duplicate MLflow run(s) of a run key left out (the "
+                "finished or newest one is kept)" if report.duplicates else "") + "</p>",
+             f"<p><b>Settings</b> (from the runs' params): {e(report.settings_line())}</p>",
+             "<h2>Summary</h2>", f"<p class='note'>{e(SUMMARY_NOTE)}</p>",
+             _html_table(report.summary)]
+    if report.references:
+        parts += ["<h2>Published references</h2>",
+                  "<p class='note'>Inside: the measured mean lies in the published mean ± std."
+                  "</p>", _html_table(references_frame(report.references))]
+    parts += ["<h2>Pairwise comparisons</h2>",
+              f"<p class='note'>{e(report.test_title)} on the finished seeds of each pair of "
+              "configs with two or more seeds; B - A is the difference of the means; p (Holm) "
+              f"adjusts for the pairs of one metric. {e(report.test_note)}</p>"]
+    if report.comparisons.empty:
+        parts.append("<p>No pair of configs has two or more finished seeds on a metric.</p>")
+    display = comparisons_display(report.comparisons)
+    for metric, part in display.groupby("metric", sort=False):
+        opened = " open" if len(part) <= 30 else ""
+        parts.append(f"<details{opened}><summary>{e(str(metric))} ({len(part)} pairs)"
+                     f"</summary>{_html_table(part.drop(columns='metric'))}</details>")
+    parts.append("<h2>Figures</h2>")
+    for fig in report.figures:
+        if fig.skipped:
+            parts.append(f"<p class='note'>Skipped <b>{e(fig.title)}</b>: {e(fig.skipped)}.</p>")
+            continue
+        png, svg = fig.files
+        parts.append(f"<figure><a href='{e(svg)}'><img src='{e(png)}' alt='{e(fig.title)}'>"
+                     f"</a><figcaption><b>{e(fig.title)}.</b> {e(fig.caption)} "
+                     f"{e(report.settings_line())}.</figcaption></figure>")
+    parts += ["<h2>Image panels</h2>", f"<p class='note'>{e(_seed_note(report))} "
+              f"{e(report.settings_line())}.</p>"]
+    kinds = _panel_kinds(report.panels)
+    if not kinds:
+        parts.append("<p>No run logged panels/*.png artifacts.</p>")
+    else:
+        head = "".join(f"<th>{e(PANEL_KINDS[k])}</th>" for k in kinds)
+        rows = []
+        for p in report.panels:
+            cells = "".join(f"<td><img src='{e(p.files[k])}' alt='{e(p.config)} {k}'></td>"
+                            if k in p.files else "<td>not logged</td>" for k in kinds)
+            rows.append(f"<tr><th>{e(p.config)}<br>{e(p.label)}<br>seed {p.seed!s} "
+                        f"({e(p.outcome)})</th>{cells}</tr>")
+        parts.append(f"<table class='panels'><tr><th>config</th>{head}</tr>"
+                     + "".join(rows) + "</table>")
+    body = "\n".join(parts)
+    return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<title>alibench: {e(report.experiment)}</title><style>{CSS}</style></head>"
+            f"<body>\n{body}\n</body></html>\n")
+
+
+def _markdown(report: Report) -> str:
+    lines = [f"# alibench report: {report.experiment}", "",
+             f"{report.runs} runs from `{report.tracking_uri}`. Settings: "
+             f"{report.settings_line()}.", "", "## Summary", "", SUMMARY_NOTE, "",
+             markdown_table(report.summary)]
+    if report.references:
+        lines += ["## Published references", "",
+                  markdown_table(references_frame(report.references))]
+    lines += ["## Pairwise comparisons", "",
+              f"{report.test_title}: {len(report.comparisons)} pairs in "
+              "[comparisons.md](comparisons.md) and [comparisons.csv](comparisons.csv). "
+              + report.test_note, "",
+              "## Figures", ""]
+    for fig in report.figures:
+        if fig.skipped:
+            lines += [f"Skipped **{fig.title}**: {fig.skipped}.", ""]
+        else:
+            lines += [f"![{fig.title}]({fig.files[0]})", "",
+                      f"**{fig.title}.** {fig.caption} ([SVG]({fig.files[1]}))", ""]
+    lines += ["## Image panels", "", _seed_note(report), ""]
+    kinds = _panel_kinds(report.panels)
+    if kinds:
+        cells = pd.DataFrame([{"config": f"{p.config} {p.label} (seed {p.seed})",
+                               **{PANEL_KINDS[k]: f"![{k}]({p.files[k]})" if k in p.files
+                                  else "not logged" for k in kinds}} for p in report.panels])
+        lines.append(markdown_table(cells))
+    return "\n".join(lines) + "\n"
+
+
+def write_report(out: Path, report: Report) -> list[Path]:
+    """Write the tables (CSV and markdown), index.html and README.md; returns the paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = {
+        "summary.csv": report.summary_csv.to_csv(),
+        "summary.md": markdown_table(report.summary),
+        "comparisons.csv": report.comparisons.to_csv(index=False),
+        "comparisons.md": markdown_table(comparisons_display(report.comparisons)),
+        "index.html": _html(report),
+        "README.md": _markdown(report),
+    }
+    if report.references:
+        written["references.csv"] = references_frame(report.references).to_csv(index=False)
+    else:  # a regenerated report must not keep the verdicts of an earlier --grid
+        (out / "references.csv").unlink(missing_ok=True)
+    for name, text in written.items():
+        (out / name).write_text(text, encoding="utf-8")
+    return [out / name for name in written]

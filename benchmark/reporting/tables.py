@@ -1,0 +1,268 @@
+"""Configs, final values and the summary table: one row per config, mean ± std over seeds.
+
+A config is every run with the same `config_key` tag (everything but the seed). The summary
+shows the params that vary across configs, so a row reads as "adam, instance noise, lr 2e-4".
+Means and standard deviations use only runs that finished: diverged, failed and running runs
+are counted in their own columns instead of mixing half-trained numbers into the means.
+FID/KID/IS columns carry their extractor (in the metric key) and sample counts (from the run's
+params) in the column name, so numbers made with different settings never share a column.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from benchmark.reporting.loading import SEED_PARAM, ExperimentRuns
+from benchmark.reporting.references import MeasuredConfig
+
+UNCOUNTED_OUTCOMES = ("diverged", "failed", "running")
+PLAIN_METRICS = ("recon_mse", "probe_acc", "knn_acc", "recon_acc", "modes_covered",
+                 "high_quality_frac")
+SAMPLE_METRIC_PREFIXES = ("fid_", "kid_", "is_")
+FID_EXTRACTOR_PARAM = "eval.fid_extractor"
+FID_GEN_PARAM = "eval.fid_gen_count"
+FID_REAL_PARAM = "eval.fid_real_count"
+FINAL_RECON = "recon_mse (final)"
+BEST_RECON = "recon_mse (best)"
+CPU_END = "cpu_time_s (end)"
+# (caption label, param key): the settings a reader needs to interpret the numbers.
+SETTINGS_PARAMS = (
+    ("dataset", "data.dataset"),
+    ("image size", "data.image_size"),
+    ("batch size", "data.batch_size"),
+    ("steps", "train.steps"),
+    ("FID extractor", FID_EXTRACTOR_PARAM),
+    ("FID generated samples", FID_GEN_PARAM),
+    ("FID real samples", FID_REAL_PARAM),
+)
+
+
+@dataclass
+class Configs:
+    """The configs of an experiment and which run belongs to which.
+
+    frame: index config id (C1, C2, ... in the order of the varying params); config_key, label,
+           the varying params, and run counts (runs, n, diverged, collapsed, failed, running).
+    runs:  the experiment's runs with their config id, label and `counted` (enters the stats).
+    """
+
+    frame: pd.DataFrame
+    runs: pd.DataFrame
+    varying: list[str]
+
+
+def _sort_key(value: str) -> tuple[int, float, str]:
+    try:
+        return 0, float(value), ""
+    except (TypeError, ValueError):
+        return 1, 0.0, str(value)
+
+
+def _short_names(keys: list[str], all_keys: list[str]) -> dict[str, str]:
+    """optim.lr_g -> lr_g, unless another param has the same last part (optim.name and
+    scheme.name both stay in full)."""
+    last = [k.split(".")[-1] for k in all_keys]
+    return {k: (k.split(".")[-1] if last.count(k.split(".")[-1]) == 1 else k) for k in keys}
+
+
+def varying_params(data: ExperimentRuns, config_of: pd.Series) -> list[str]:
+    """Params constant within every config but different across configs (the seed varies
+    within a config, and so do paths that contain the run key, so neither is listed)."""
+    params = data.params.drop(columns=[SEED_PARAM], errors="ignore").fillna("")
+    if params.empty:
+        return []
+    per_config = params.groupby(config_of.reindex(params.index)).nunique(dropna=False)
+    constant_inside = per_config.le(1).all()
+    differs_across = params.nunique(dropna=False).gt(1)
+    return [c for c in params.columns if constant_inside[c] and differs_across[c]]
+
+
+def build_configs(data: ExperimentRuns) -> Configs:
+    """Group runs by config_key, name each config by its varying params, count outcomes."""
+    runs = data.runs.copy()
+    varying = varying_params(data, runs["config_key"])
+    first = data.params.reindex(runs.index).groupby(runs["config_key"]).first()
+    keys = sorted(runs["config_key"].unique(), key=lambda k: tuple(
+        _sort_key(first.at[k, p]) for p in varying) + (_sort_key(k),))
+    short = _short_names(varying, list(data.params.columns))
+    rows = []
+    for i, key in enumerate(keys):
+        values = {p: first.at[key, p] for p in varying}
+        label = (", ".join(f"{short[p]}={v}" for p, v in values.items()) if len(varying) > 1
+                 else next(iter(values.values()), "all runs"))
+        rows.append({"config": f"C{i + 1}", "config_key": key, "label": label, **values})
+    frame = pd.DataFrame(rows).set_index("config")
+    repeated = frame["label"].duplicated(keep=False)  # configs whose params were not logged
+    frame.loc[repeated, "label"] = frame.index[repeated] + " " + frame["label"][repeated]
+    ids = pd.Series(frame.index, index=frame["config_key"])
+    runs["config"] = runs["config_key"].map(ids)
+    runs["label"] = runs["config"].map(frame["label"])
+    runs["counted"] = ~runs["outcome"].isin(UNCOUNTED_OUTCOMES)
+    grouped = runs.groupby("config")
+    frame["runs"] = grouped.size()
+    frame["n"] = grouped["counted"].sum()
+    frame["diverged"] = grouped["outcome"].agg(lambda s: int((s == "diverged").sum()))
+    frame["collapsed"] = grouped["collapsed"].sum()
+    for outcome in ("failed", "running"):
+        count = grouped["outcome"].agg(lambda s, o=outcome: int((s == o).sum()))
+        if count.any():
+            frame[outcome] = count
+    return Configs(frame=frame, runs=runs, varying=varying)
+
+
+def measured_configs(data: ExperimentRuns, configs: Configs) -> list[MeasuredConfig]:
+    """Each config's params and the raw final values of its counted runs (for references)."""
+    out = []
+    for config, row in configs.frame.iterrows():
+        members = configs.runs[configs.runs["config"] == config]
+        finals = data.finals.loc[members.index[members["counted"]]]
+        params = data.params.loc[members.index[0]].dropna().astype(str).to_dict()
+        out.append(MeasuredConfig(str(row["label"]), params,
+                                  {k: finals[k].dropna().tolist() for k in finals.columns}))
+    return out
+
+
+def base_metric(key: str) -> str:
+    """The metric without the `avg_<kind>.` prefix of averaged parameters."""
+    return key.split(".", 1)[1] if key.startswith("avg_") and "." in key else key
+
+
+def summary_metric(key: str) -> bool:
+    """Whether a metric key enters the summary (also as `avg_<kind>.` averaged-params metric)."""
+    base = base_metric(key)
+    return base in PLAIN_METRICS or base.startswith(SAMPLE_METRIC_PREFIXES)
+
+
+def metric_label(key: str, params: pd.Series) -> str:
+    """The column name of a metric: sample-based metrics state their sample counts."""
+    base = base_metric(key)
+    gen, real = params.get(FID_GEN_PARAM), params.get(FID_REAL_PARAM)
+    if base.startswith(("fid_", "kid_")):
+        return f"{key} ({gen or '?'} gen / {real or '?'} real)"
+    if base.startswith("is_"):
+        return f"{key} ({gen or '?'} gen)"
+    if key == "recon_mse":
+        return FINAL_RECON
+    return key
+
+
+def final_values(data: ExperimentRuns, configs: Configs) -> pd.DataFrame:
+    """Long table run_id, config, label, counted, metric, value of every summary metric:
+    the last logged value, the best (min) recon_mse of the history, and the CPU time used."""
+    rows = []
+    for run_id, finals in data.finals.iterrows():
+        params = data.params.loc[run_id]
+        for key, value in finals.items():
+            if pd.notna(value) and summary_metric(key):
+                rows.append((run_id, metric_label(key, params), float(value)))
+        if pd.notna(finals.get("cpu_time_s")):
+            rows.append((run_id, CPU_END, float(finals["cpu_time_s"])))
+    recon = data.history[data.history["key"] == "recon_mse"]
+    for run_id, best in recon.groupby("run_id")["value"].min().items():
+        if pd.notna(best):
+            rows.append((run_id, BEST_RECON, float(best)))
+    long = pd.DataFrame(rows, columns=["run_id", "metric", "value"])
+    info = configs.runs[["config", "label", "counted"]]
+    return long.join(info, on="run_id")[["run_id", "config", "label", "counted", "metric",
+                                         "value"]]
+
+
+def metric_order(metrics: list[str]) -> list[str]:
+    """recon first, then sample metrics, then the rest, averaged params after, CPU last."""
+    def rank(m: str) -> tuple[int, int, bool, str]:
+        if m == CPU_END:
+            return 2, 0, False, m
+        base = base_metric(m)
+        avg = int(base != m)
+        group = 0 if base.startswith("recon_mse") else 1 if base.startswith(
+            SAMPLE_METRIC_PREFIXES) else 2
+        return avg, group, m != FINAL_RECON, m
+    return sorted(metrics, key=rank)
+
+
+def summary(configs: Configs, finals: pd.DataFrame) -> pd.DataFrame:
+    """One row per config: varying params, run counts, and n/mean/std of every metric over
+    counted runs (pandas' sample std, ddof=1; NaN for one run)."""
+    counted = finals[finals["counted"]]
+    stats = counted.groupby(["config", "metric"])["value"].agg(["count", "mean", "std"])
+    table = configs.frame.copy()
+    for metric in metric_order(list(finals["metric"].unique())):
+        part = stats.xs(metric, level="metric") if metric in stats.index.get_level_values(
+            "metric") else pd.DataFrame(columns=["count", "mean", "std"])
+        table[f"{metric} n"] = part["count"].reindex(table.index).fillna(0).astype(int)
+        table[f"{metric} mean"] = part["mean"].reindex(table.index)
+        table[f"{metric} std"] = part["std"].reindex(table.index)
+    return table
+
+
+def summary_metrics(table: pd.DataFrame) -> list[str]:
+    """The metric names of a summary table, in column order."""
+    return [c[: -len(" mean")] for c in table.columns if c.endswith(" mean")]
+
+
+def fmt(value: float, digits: int = 4) -> str:
+    """A number for people: 4 significant digits, '-' for missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}g}"
+
+
+def mean_std(mean: float, std: float) -> str:
+    """'mean ± std', or just the mean when one run gives no spread."""
+    if isinstance(mean, float) and math.isnan(mean):
+        return "-"
+    return fmt(mean) if isinstance(std, float) and math.isnan(std) else (
+        f"{fmt(mean)} ± {fmt(std, 2)}")
+
+
+def summary_display(table: pd.DataFrame, varying: list[str]) -> pd.DataFrame:
+    """The summary as text cells: 'mean ± std', with '(n=k)' where a metric has fewer runs."""
+    counts = [c for c in ("runs", "n", "diverged", "collapsed", "failed", "running")
+              if c in table.columns]
+    out = table[[*varying, *counts]].astype(str)  # the label repeats the varying params
+    for metric in summary_metrics(table):
+        cells = []
+        for config, row in table.iterrows():
+            cell = mean_std(row[f"{metric} mean"], row[f"{metric} std"])
+            k = row[f"{metric} n"]
+            if cell != "-" and k != table.at[config, "n"]:
+                cell += f" (n={k})"
+            cells.append(cell)
+        out[metric] = cells
+    return out.reset_index()
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured markdown table of string cells (no extra dependency)."""
+    def cell(v: object) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+    head = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(
+        index=False)]
+    return "\n".join([head, rule, *body]) + "\n"
+
+
+def find_param(params: pd.DataFrame, key: str) -> str | None:
+    """The param column `key`, or the only column with the same last part (data.size...)."""
+    if key in params.columns:
+        return key
+    last = key.split(".")[-1]
+    matches = [c for c in params.columns if c.split(".")[-1] == last]
+    return matches[0] if len(matches) == 1 else None
+
+
+def settings(params: pd.DataFrame) -> list[tuple[str, str]]:
+    """The run settings a caption states: each present setting with its distinct values."""
+    out = []
+    for label, key in SETTINGS_PARAMS:
+        column = find_param(params, key)
+        if column is None:
+            continue
+        values = sorted(params[column].dropna().astype(str).unique(), key=_sort_key)
+        if values:
+            out.append((label, ", ".join(values)))
+    return out

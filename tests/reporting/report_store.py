@@ -1,0 +1,159 @@
+"""Log a small experiment into a real MLflow store (sqlite + artifact folder) for the tests.
+
+Three configs: A (adam) and B (extra_adam + instance noise) with seeds 0-2, B with a fourth
+seed that diverged, and C (sgd, other lr, other FID sample count) with one seed. Every value
+logged is kept in `Logged.values` so tests can recompute the expected numbers on their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mlflow
+import numpy as np
+from mlflow.entities import Metric, Param, RunTag
+from PIL import Image
+
+EXPERIMENT = "repro"
+STEPS = range(0, 101, 10)  # losses and times
+EVAL_STEPS = (0, 50, 100)  # recon_mse, fid
+
+
+@dataclass(frozen=True)
+class Spec:
+    config: str
+    seed: int
+    optim: str
+    stabilizers: str
+    lr_g: str = "0.0002"
+    fid_gen: str = "1000"
+    outcome: str = "finished"
+    collapsed: bool = False
+    panels: tuple[str, ...] = ("generation", "reconstruction", "interpolation")
+
+
+SPECS = (
+    *(Spec("A", s, "adam", "none", collapsed=s == 2) for s in (0, 1, 2)),
+    *(Spec("B", s, "extra_adam", "instance_noise(std=0.1)") for s in (0, 1, 2)),
+    Spec("B", 3, "extra_adam", "instance_noise(std=0.1)", outcome="diverged"),
+    Spec("C", 0, "sgd", "none", lr_g="0.0005", fid_gen="500",
+         panels=("generation", "reconstruction")),
+)
+
+
+@dataclass
+class Logged:
+    """What was logged: per run name, the spec and the metric histories {key: [(step, v)]}."""
+
+    uri: str
+    root: Path
+    specs: dict[str, Spec] = field(default_factory=dict)
+    values: dict[str, dict[str, list[tuple[int, float]]]] = field(default_factory=dict)
+
+    def finals(self, config: str, key: str, counted_only: bool = True) -> list[float]:
+        """The last logged value of `key` of each run of `config` (finished runs only)."""
+        out = []
+        for name, spec in self.specs.items():
+            if spec.config != config or (counted_only and spec.outcome != "finished"):
+                continue
+            if key in self.values[name]:
+                out.append(self.values[name][key][-1][1])
+        return out
+
+
+def _histories(spec: Spec, rng: np.random.Generator) -> dict[str, list[tuple[int, float]]]:
+    level = {"A": 0.05, "B": 0.03, "C": 0.08}[spec.config]
+    last = 40 if spec.outcome == "diverged" else 100
+    steps = [s for s in STEPS if s <= last]
+    evals = [s for s in EVAL_STEPS if s <= last]
+    cpu = np.cumsum(rng.uniform(0.5, 1.5, len(steps)))
+    hist = {
+        "loss_d": [(s, float(1.4 - s / 200 + rng.normal(0, 0.05))) for s in steps],
+        "loss_g": [(s, float(0.7 + s / 200 + rng.normal(0, 0.05))) for s in steps],
+        "cpu_time_s": [(s, float(c)) for s, c in zip(steps, cpu, strict=True)],
+        "wall_time_s": [(s, float(c * 1.1)) for s, c in zip(steps, cpu, strict=True)],
+        # recon dips at step 50 so the best value differs from the final one
+        "recon_mse": [(s, float(level * (1.0 if s != 50 else 0.8) + rng.uniform(0, 0.01)))
+                      for s in evals],
+    }
+    if spec.outcome == "diverged":
+        hist["loss_d"][-1] = (last, float("nan"))
+        return hist
+    hist["fid_classifier"] = [(s, float(100 * level + rng.normal(0, 0.5))) for s in evals[1:]]
+    modes = {"A": 13.0, "B": 24.0, "C": 10.0}[spec.config]
+    hist["modes_covered"] = [(100, float(modes + rng.integers(-1, 2)))]
+    hist["probe_acc"] = [(100, float(0.8 + rng.uniform(-0.05, 0.05)))]
+    return hist
+
+
+def _png(path: Path, colour: tuple[int, int, int]) -> Path:
+    Image.new("RGB", (24, 16), colour).save(path)
+    return path
+
+
+def log_experiment(root: Path, name: str = EXPERIMENT, specs: tuple[Spec, ...] = SPECS,
+                   seed: int = 7) -> Logged:
+    """Log the specs' runs into a fresh sqlite store under `root` through MlflowClient."""
+    root.mkdir(parents=True, exist_ok=True)
+    logged = Logged(uri=f"sqlite:///{root}/mlflow.db", root=root)
+    client = mlflow.MlflowClient(tracking_uri=logged.uri)
+    exp = client.create_experiment(name, artifact_location=str(root / "artifacts"))
+    parent = client.create_run(exp, run_name="grid-repro", tags={"alibench.kind": "grid"})
+    rng = np.random.default_rng(seed)
+    for i, spec in enumerate(specs):
+        run_name = f"{spec.config}-s{spec.seed}"
+        tags = {"alibench.kind": "run", "run_key": f"rk-{run_name}",
+                "config_key": f"ck-{spec.config}", "outcome": spec.outcome,
+                "mlflow.parentRunId": parent.info.run_id}
+        if spec.collapsed:
+            tags["collapsed"] = "true"
+        run = client.create_run(exp, run_name=run_name, tags=tags)
+        params = {"seed": str(spec.seed), "data.dataset": "mnist", "data.image_size": "28",
+                  "optim.name": spec.optim, "scheme.name": "alternating",
+                  "optim.lr_g": spec.lr_g, "optim.lr_d": "0.0001",
+                  "stabilizers": spec.stabilizers, "eval.fid_extractor": "classifier",
+                  "eval.fid_gen_count": spec.fid_gen, "eval.fid_real_count": "1000",
+                  "train.checkpoint_dir": f"runs/checkpoints/rk-{run_name}"}
+        hist = _histories(spec, rng)
+        metrics = [Metric(k, v, 1000 + s, s) for k, points in hist.items() for s, v in points]
+        client.log_batch(run.info.run_id, metrics=metrics,
+                         params=[Param(k, v) for k, v in params.items()],
+                         tags=[RunTag("diverged_step", "40")] if spec.outcome == "diverged"
+                         else [])
+        colour = (40 * i, 255 - 30 * i, 120)
+        for kind in spec.panels:
+            _png(root / f"{kind}.png", colour)
+            client.log_artifact(run.info.run_id, str(root / f"{kind}.png"), "panels")
+        if spec.panels:
+            client.log_artifact(run.info.run_id, str(root / "generation.png"),
+                                "panels/step_0000050")
+        client.set_terminated(run.info.run_id)
+        logged.specs[run_name] = spec
+        logged.values[run_name] = hist
+    client.set_terminated(parent.info.run_id)
+    return logged
+
+
+GRID_YAML = """\
+name: repro
+description: a grid file as the run CLI reads it; the report takes name and references only
+base: {data: {dataset: mnist}}
+references:
+  - metric: modes_covered
+    mean: 13.4
+    std: 5.8
+    source: Dumoulin et al. 2016
+    settings: 25-Gaussian mixture
+    where: {optim.name: adam}
+  - metric: modes_covered
+    mean: 13.4
+    std: 5.8
+    source: Dumoulin et al. 2016
+    settings: 25-Gaussian mixture
+    where: {optim.name: extra_adam}
+  - metric: knn_acc
+    mean: 0.9
+    source: nobody
+    settings: not measured here
+"""
