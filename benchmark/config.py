@@ -93,7 +93,7 @@ class TrainConfig:
         "help": "steps between checkpoints (also at the end); a resume starts from the last",
         "min": 1})
     collapse_patience: int = field(default=3, metadata={
-        "help": "evaluations in a row with D accuracy > 99% on both pair kinds to tag collapse",
+        "help": "logged steps in a row with D accuracy > 99% on both pair kinds: tag collapsed",
         "min": 1})
 
 

@@ -56,6 +56,25 @@ def _finite(model: torch.nn.Module) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
 
+class CollapseMonitor:
+    """Tags a run whose discriminator wins completely: accuracy above 99% on both pair kinds
+    at `patience` logged steps in a row. The run trains on; collapse is an outcome to count."""
+
+    def __init__(self, patience: int, streak: int = 0, collapsed: bool = False):
+        self.patience, self.streak, self.collapsed = patience, streak, collapsed
+
+    def observe(self, accuracy: float) -> bool:
+        """Whether the run collapsed at this observation (true once)."""
+        self.streak = self.streak + 1 if accuracy > COLLAPSE_ACCURACY else 0
+        if self.streak >= self.patience and not self.collapsed:
+            self.collapsed = True
+            return True
+        return False
+
+    def state_dict(self) -> dict[str, int | bool]:
+        return {"streak": self.streak, "collapsed": self.collapsed}
+
+
 class Clock:
     """CPU (process) time and wall time of the run, carried across resumes."""
 
@@ -98,7 +117,8 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
     key = run_key(cfg)
 
     # --- resume ------------------------------------------------------------------------------
-    start, clock, collapse_streak, collapsed = 0, Clock(), 0, False
+    start, clock = 0, Clock()
+    collapse = CollapseMonitor(cfg.train.collapse_patience)
     saved = checkpoint.load_latest(checkpoint_dir)
     if saved is not None:
         if saved["run_key"] != key:
@@ -113,7 +133,7 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
         checkpoint.set_rng_state(saved["rng"])
         start = saved["step"]
         clock = Clock(saved["cpu_time_s"], saved["wall_time_s"])
-        collapse_streak, collapsed = saved["collapse_streak"], saved["collapsed"]
+        collapse = CollapseMonitor(cfg.train.collapse_patience, **saved["collapse"])
     else:
         tracker.log_metrics(evaluator.baselines(), step=0)
 
@@ -123,8 +143,7 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
             "run_key": key, "ali": ali.state_dict(), "opt_d": opt_d.state_dict(),
             "opt_g": opt_g.state_dict(), "sampler": sampler.state_dict(),
             "averages": {n: a.state_dict() for n, a in averages.items()},
-            "rng": checkpoint.rng_state(), "collapse_streak": collapse_streak,
-            "collapsed": collapsed, **times})
+            "rng": checkpoint.rng_state(), "collapse": collapse.state_dict(), **times})
 
     def evaluate(step: int) -> dict[str, float]:
         metrics = evaluator.evaluate(ali)
@@ -151,9 +170,7 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
             if not _finite(ali):
                 return RunResult("diverged", step)
             stats = losses.stats()
-            collapse_streak = collapse_streak + 1 if stats["d_accuracy"] > COLLAPSE_ACCURACY else 0
-            if collapse_streak >= train_cfg.collapse_patience and not collapsed:
-                collapsed = True
+            if collapse.observe(stats["d_accuracy"]):
                 tracker.set_tags({"collapsed": "true", "collapsed_step": str(step)})
             tracker.log_metrics({**stats, **clock.read()}, step)
         if step % train_cfg.eval_every == 0 or last:
@@ -170,4 +187,4 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
         metrics = evaluator.evaluate(ali)
     for name, image in evaluator.panels(ali).items():
         tracker.log_image(image, f"panels/{name}.png")
-    return RunResult("finished", train_cfg.steps, metrics, collapsed)
+    return RunResult("finished", train_cfg.steps, metrics, collapse.collapsed)
