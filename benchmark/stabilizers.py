@@ -117,7 +117,7 @@ class LabelSmoothing(Stabilizer):
 class GradientPenaltyOptions:
     gamma: float = field(default=10.0, metadata={"help": "weight: gamma/2 * E|grad D|^2",
                                                  "min": 0.0})
-    on: str = field(default="r1", metadata={
+    kind: str = field(default="r1", metadata={
         "help": "r1: encoder pairs (real x), r2: decoder pairs, both",
         "choices": ["r1", "r2", "both"]})
 
@@ -139,9 +139,9 @@ class GradientPenalty(Stabilizer):
 
     def penalty(self, discriminator: nn.Module, pairs: Pairs, step: int) -> torch.Tensor | None:
         total = torch.zeros((), device=pairs.x_enc.device)
-        if self.options.on in ("r1", "both"):
+        if self.options.kind in ("r1", "both"):
             total = total + joint_gradient_penalty(discriminator, pairs.x_enc, pairs.z_enc)
-        if self.options.on in ("r2", "both"):
+        if self.options.kind in ("r2", "both"):
             total = total + joint_gradient_penalty(discriminator, pairs.x_dec, pairs.z_dec)
         return 0.5 * self.options.gamma * total
 

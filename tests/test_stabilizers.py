@@ -101,7 +101,7 @@ def test_r1_penalty_equals_an_autograd_reference():
     torch.manual_seed(0)
     d = TinyD()
     x, z = torch.randn(5, 1, 2, 2), torch.randn(5, 2)
-    (r1,) = parse_stabilizers([{"name": "gradient_penalty", "gamma": 4.0, "on": "r1"}])
+    (r1,) = parse_stabilizers([{"name": "gradient_penalty", "gamma": 4.0, "kind": "r1"}])
     pairs = Pairs(x, z, torch.randn(5, 1, 2, 2), torch.randn(5, 2))
     got = r1.penalty(d, pairs, step=0)
     # Reference: per-sample gradient norms through autograd, one sample at a time.
@@ -135,3 +135,44 @@ def test_stabilizer_options_are_validated():
         parse_stabilizers([{"name": "instance_noise", "schedule": "cosine"}])
     with pytest.raises(ConfigError, match=r"listed twice"):
         parse_stabilizers([{"name": "label_smoothing"}, {"name": "label_smoothing"}])
+
+
+ALL_STABILIZERS = [
+    [{"name": "instance_noise", "std": 0.1, "z_std": 0.1, "schedule": "exponential"}],
+    [{"name": "label_smoothing", "alpha": 0.2, "two_sided": True}],
+    [{"name": "gradient_penalty", "kind": "both", "gamma": 1.0}],
+    [{"name": "spectral_norm"}],
+    [{"name": "instance_noise"}, {"name": "label_smoothing"}, {"name": "gradient_penalty"},
+     {"name": "spectral_norm"}],
+]
+
+
+def _valid_pairs():
+    from benchmark.schemes import SCHEMES
+    from optim import EXTRAGRADIENT_OPTIMIZERS, PLAIN_OPTIMIZERS
+
+    for scheme, cls in sorted(SCHEMES.items()):
+        names = EXTRAGRADIENT_OPTIMIZERS if cls.needs_extragradient else PLAIN_OPTIMIZERS
+        for optimizer in sorted(names):
+            yield scheme, optimizer
+
+
+@pytest.mark.parametrize("stabilizers", ALL_STABILIZERS, ids=lambda s: "+".join(x["name"] for x in s))
+@pytest.mark.parametrize(("scheme", "optimizer"), list(_valid_pairs()))
+def test_every_stabilizer_trains_under_every_scheme_and_optimizer(stabilizers, scheme, optimizer):
+    from benchmark.schemes import SCHEMES, Players
+    from optim import build_optimizer
+
+    game = _game(stabilizers)
+    ali = game.ali.train()
+    for stabilizer in game.stabilizers:
+        ali.discriminator = stabilizer.wrap_discriminator(ali.discriminator)
+    players = Players(game, build_optimizer(optimizer, ali.discriminator_parameters(), 1e-3),
+                      build_optimizer(optimizer, ali.generator_parameters(), 1e-3))
+    before = [p.detach().clone() for p in ali.parameters()]
+    for step in (1, 2):
+        game.step = step
+        losses = SCHEMES[scheme]().step(players)
+        assert torch.isfinite(losses.loss_d) and torch.isfinite(losses.loss_g)
+    moved = [not torch.equal(a, b) for a, b in zip(before, ali.parameters(), strict=True)]
+    assert sum(moved) >= len(moved) - 2  # all but, at most, the spectral norm's fixed scales
