@@ -1,0 +1,189 @@
+"""A small CNN trained on the dataset's own labels: the offline feature extractor for FID/KID/IS.
+
+Inception-v3 needs a 100 MB download and sees 28x28 digits through a 299x299 resize; a classifier
+trained on the dataset itself works offline, in seconds, and measures what the digits look like.
+It is the measuring instrument shared by every run, so it is trained deterministically (fixed seed
+and epochs) and cached on disk, keyed by the data and every setting that changes its weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+import torch_fidelity
+from torch import nn
+from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
+
+from benchmark.evaluation.caching import atomic_torch_save, digest
+from benchmark.evaluation.tensors import as_unit_float, batched, fork_rng
+
+# Name under which torch-fidelity knows the classifier; its weights come in through
+# torch-fidelity's own `feature_extractor_weights_path` kwarg.
+CLASSIFIER_EXTRACTOR = "alibench-classifier"
+FEATURE_PENULTIMATE = "penultimate"  # FID and KID
+FEATURE_LOGITS = "logits"  # IS
+
+_POOLED = 7  # feature maps are pooled to 7x7 (the identity for 28x28 inputs)
+_HIDDEN = 128
+
+
+@dataclass(frozen=True)
+class ClassifierSettings:
+    """Everything that changes the trained weights; its hash names the cache file."""
+
+    channels: int
+    image_size: int
+    num_classes: int
+    epochs: int
+    train_count: int  # images it is trained on (all given to `train_classifier`)
+    seed: int
+    batch_size: int = 100
+    lr: float = 1e-3
+
+    def digest(self, data_fingerprint: str) -> str:
+        """Short hash of these settings together with the training data they apply to."""
+        return digest([dataclasses.asdict(self), data_fingerprint])
+
+
+class SmallCNN(nn.Module):
+    """Two conv blocks and a hidden layer: >97% on MNIST after one CPU epoch of ~15 s."""
+
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.AdaptiveAvgPool2d(_POOLED), nn.Flatten(),
+            nn.Linear(32 * _POOLED * _POOLED, _HIDDEN), nn.ReLU(),
+        )  # (B, 128): the penultimate layer
+        self.head = nn.Linear(_HIDDEN, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x float (B, C, H, W) in [0, 1] -> logits (B, num_classes)."""
+        return self.head(self.features(x))
+
+
+class TrainedClassifier(NamedTuple):
+    model: SmallCNN
+    path: Path  # the cached checkpoint, also torch-fidelity's weights file
+    test_acc: float
+
+
+def train_classifier(x: torch.Tensor, y: torch.Tensor, settings: ClassifierSettings,
+                     device: torch.device | None = None) -> SmallCNN:
+    """Adam on cross-entropy for `settings.epochs` epochs; the same inputs give the same weights.
+
+    Runs under its own seed inside a forked RNG, so a run's training stream is left untouched.
+    """
+    device = device or torch.device("cpu")
+    assert len(x) == len(y) == settings.train_count, (x.shape, y.shape, settings.train_count)
+    with fork_rng(device), torch.inference_mode(False), torch.enable_grad():
+        torch.manual_seed(settings.seed)
+        model = SmallCNN(settings.channels, settings.num_classes).to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+        order = torch.Generator().manual_seed(settings.seed)
+        model.train()
+        for _ in range(settings.epochs):
+            perm = torch.randperm(len(x), generator=order)
+            for start in range(0, len(x), settings.batch_size):
+                idx = perm[start : start + settings.batch_size]
+                xb, yb = as_unit_float(x[idx]).to(device), y[idx].to(device)
+                loss = F.cross_entropy(model(xb), yb)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+    model.eval()
+    return model
+
+
+@torch.no_grad()
+def predict_labels(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Class indices (N,) for images x (uint8 or float in [0, 1]), on the model's device."""
+    device = next(model.parameters()).device
+    return batched(lambda b: model(as_unit_float(b)).argmax(dim=1), x, batch_size, device)
+
+
+def classifier_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                        batch_size: int = 1000) -> float:
+    """Fraction of x that the classifier labels as y."""
+    return (predict_labels(model, x, batch_size) == y).float().mean().item()
+
+
+def load_or_train_classifier(
+    path: Path, settings: ClassifierSettings, train: tuple[torch.Tensor, torch.Tensor],
+    test: tuple[torch.Tensor, torch.Tensor], device: torch.device | None = None,
+) -> TrainedClassifier:
+    """Load the checkpoint at `path` if it exists, else train, measure on `test`, and save it."""
+    device = device or torch.device("cpu")
+    if path.exists():
+        model, test_acc = load_classifier(path, device)
+        return TrainedClassifier(model, path, test_acc)
+    model = train_classifier(*train, settings, device)
+    test_acc = classifier_accuracy(model, *test)
+    checkpoint = {
+        "settings": dataclasses.asdict(settings),
+        "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
+        "test_acc": test_acc,
+    }
+    atomic_torch_save(checkpoint, path)  # a parallel run never reads half a file
+    return TrainedClassifier(model, path, test_acc)
+
+
+def load_classifier(path: str | os.PathLike, device: torch.device | None = None
+                    ) -> tuple[SmallCNN, float]:
+    """The model and its recorded test accuracy from a checkpoint written above."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    settings = checkpoint["settings"]
+    model = SmallCNN(settings["channels"], settings["num_classes"])
+    model.load_state_dict(checkpoint["state_dict"])
+    model.to(device or torch.device("cpu")).eval()
+    return model, float(checkpoint["test_acc"])
+
+
+class ClassifierFeatureExtractor(FeatureExtractorBase):
+    """torch-fidelity's view of the classifier: penultimate features and logits of uint8 images."""
+
+    def __init__(self, name: str, features_list: list[str],
+                 feature_extractor_weights_path: str | None = None, **kwargs):
+        super().__init__(name, features_list)
+        if feature_extractor_weights_path is None:
+            raise ValueError(f"{name} needs feature_extractor_weights_path (a classifier file)")
+        self.model, _ = load_classifier(feature_extractor_weights_path)
+        self.channels = self.model.features[0].in_channels
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        assert x.dtype == torch.uint8 and x.dim() == 4 and x.shape[1] == 3, (x.dtype, x.shape)
+        x = as_unit_float(x[:, : self.channels])  # grayscale arrives repeated to 3 channels
+        hidden = self.model.features(x)
+        out = {FEATURE_PENULTIMATE: hidden, FEATURE_LOGITS: self.model.head(hidden)}
+        return tuple(out[name] for name in self.features_list)
+
+    @staticmethod
+    def get_provided_features_list() -> tuple[str, ...]:
+        return FEATURE_PENULTIMATE, FEATURE_LOGITS
+
+    @staticmethod
+    def get_default_feature_layer_for_metric(metric: str) -> str:
+        return FEATURE_LOGITS if metric == "isc" else FEATURE_PENULTIMATE
+
+    @staticmethod
+    def can_be_compiled() -> bool:
+        return False
+
+    @staticmethod
+    def get_dummy_input_for_compile() -> torch.Tensor:
+        return torch.zeros(1, 3, 28, 28, dtype=torch.uint8)
+
+
+# torch-fidelity's registry refuses duplicates; a module re-import must not register twice.
+if CLASSIFIER_EXTRACTOR not in FEATURE_EXTRACTORS_REGISTRY:
+    torch_fidelity.register_feature_extractor(CLASSIFIER_EXTRACTOR, ClassifierFeatureExtractor)

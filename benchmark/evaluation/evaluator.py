@@ -1,0 +1,199 @@
+"""`Evaluator`: the configured metrics, baselines and panels of one run, on fixed inputs.
+
+Built once per run. It chooses the fixed inputs, resolves the FID extractor's weights (failing
+before training if they are missing), and then scores any model handed to `evaluate` without
+changing it: eval mode during the call and the previous modes restored after, no gradients, and
+the global RNG forked so a run trains identically whether or not it evaluates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from benchmark.data import MIXTURE25_CENTERS, MIXTURE25_STD, DataBundle
+from benchmark.evaluation import panels as panel_images
+from benchmark.evaluation.baselines import (
+    KEY_CLASSIFIER_TEST_ACC,
+    compute_baselines,
+    random_encoder,
+)
+from benchmark.evaluation.caching import digest, fingerprint, read_json, write_json
+from benchmark.evaluation.classifier import (
+    ClassifierSettings,
+    TrainedClassifier,
+    load_or_train_classifier,
+)
+from benchmark.evaluation.context import EvalContext, Resources
+from benchmark.evaluation.feature_extractors import WeightsSource, get_feature_extractor
+from benchmark.evaluation.inputs import FIXED_SEED, build_fixed_inputs, check_counts, latents
+from benchmark.evaluation.reconstruction import reconstruct
+from benchmark.evaluation.registry import METRICS
+from benchmark.evaluation.settings import EvalConfig
+from benchmark.evaluation.tensors import fixed_indices, fork_rng
+from benchmark.evaluation.validation import validate_eval_config
+
+PANEL_GENERATION = "generation"
+PANEL_RECONSTRUCTION = "reconstruction"
+PANEL_INTERPOLATION = "interpolation"
+PANEL_SAMPLES = "samples"  # points data: a scatter plot instead of image panels
+
+
+def has_labels(data: DataBundle) -> bool:
+    """CelebA's labels are all 0: no classes to probe, classify or train a classifier on."""
+    return len(torch.unique(data.train.y)) > 1
+
+
+@contextmanager
+def evaluation_mode(model: nn.Module, device: torch.device) -> Iterator[None]:
+    """Eval mode, no grad and a forked RNG; every submodule's own mode comes back afterwards."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with fork_rng(device), torch.no_grad():
+            yield
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
+class Evaluator:
+    """Scores models of one run on inputs that every run of the benchmark shares.
+
+    `make_random_encoder` builds an untrained encoder of the run's architecture for the
+    probe_acc_random / knn_acc_random baselines (None: those baselines are skipped). `seed` seeds
+    that random encoder only: the fixed inputs and the FID classifier use `FIXED_SEED`, so runs with
+    different seeds are measured with the same instrument. `dataset_name` labels cache files.
+    """
+
+    def __init__(self, cfg: EvalConfig, data: DataBundle, device: torch.device,
+                 make_random_encoder: Callable[[], nn.Module] | None = None, seed: int = 0,
+                 dataset_name: str | None = None):
+        validate_eval_config(cfg, data.kind, has_labels(data))
+        self.metrics = set(cfg.metrics)
+        check_counts(cfg, data, self.metrics)
+        self.cfg, self.data, self.device, self.seed = cfg, data, device, seed
+        self.make_random_encoder = make_random_encoder
+        shape = "x".join(map(str, data.train.x.shape[1:]))
+        self.tag = dataset_name or f"{data.kind}{shape}"
+        self.inputs = build_fixed_inputs(cfg, data)
+        self._classifier: TrainedClassifier | None = None
+        self._baselines: dict[str, float] | None = None
+        self._data_fingerprint: str | None = None
+        self._fid_weights: str | None = None
+        self.resources = Resources(cfg, device, self.inputs, self.classifier,
+                                   lambda: self._fid_weights, _mixture)
+        if "fid" in self.metrics:  # missing weights fail here, not at the first evaluation
+            extractor = get_feature_extractor(cfg.fid_extractor)
+            source = WeightsSource(cfg.weights_path, lambda: self.trained_classifier().path)
+            self._fid_weights = extractor.weights(source)
+
+    # --- the public calls -----------------------------------------------------------------
+
+    def evaluate(self, ali: nn.Module) -> dict[str, float]:
+        """The configured metrics of `ali` as a flat dict of floats."""
+        with evaluation_mode(ali, self.device):
+            ctx = EvalContext(self.resources, ali.encoder, ali)
+            out: dict[str, float] = {}
+            for name in self.cfg.metrics:
+                out.update(METRICS[name].compute(ctx))
+        return out
+
+    def baselines(self) -> dict[str, float]:
+        """Baselines of the configured metrics (cached on disk per data and settings)."""
+        if self._baselines is None:
+            out = self._cached_baselines()
+            if self._uses_classifier():
+                out[KEY_CLASSIFIER_TEST_ACC] = self.trained_classifier().test_acc
+            self._baselines = out
+        return dict(self._baselines)
+
+    def panels(self, ali: nn.Module) -> dict[str, np.ndarray]:
+        """uint8 (H, W, 3) images from fixed inputs: generation, reconstruction, interpolation
+        for images; a scatter plot of samples over real points for points."""
+        cfg, inputs = self.cfg, self.inputs
+        with evaluation_mode(ali, self.device):
+            ctx = EvalContext(self.resources, ali.encoder, ali)
+            if self.data.kind == "points":
+                real = self.data.test.x[inputs.test]
+                samples = ctx.decoded(cfg.mode_sample_count, "modes_z")
+                return {PANEL_SAMPLES: panel_images.scatter_panel(samples, real)}
+            x = inputs.test_x(inputs.panel)
+            eps = latents(max(len(inputs.recon), len(x)), ali.z_dim, "recon_eps")[: len(x)]
+            recon = reconstruct(ali, x, eps, cfg.batch_size, self.device).sample
+            a, b = (self.data.test.x[idx] for idx in inputs.pairs)
+            return {
+                PANEL_GENERATION: panel_images.generation_panel(
+                    ctx.decoded(cfg.panel_count ** 2, "panel_z"), cfg.panel_count),
+                PANEL_RECONSTRUCTION: panel_images.reconstruction_panel(x, recon),
+                PANEL_INTERPOLATION: panel_images.interpolation_panel(
+                    ali, a, b, cfg.interpolation_steps, self.device),
+            }
+
+    # --- the FID / recon_acc classifier ---------------------------------------------------
+
+    def trained_classifier(self) -> TrainedClassifier:
+        """The dataset's classifier: loaded from the cache, or trained once and cached."""
+        if self._classifier is None:
+            train, test = self.data.train, self.data.test
+            count = self.cfg.classifier_train_count or len(train)  # checked by check_counts
+            idx = fixed_indices(len(train), count, FIXED_SEED, "classifier")
+            x, y = train.x[idx], train.y[idx]
+            settings = ClassifierSettings(
+                channels=x.shape[1], image_size=x.shape[-1], num_classes=int(train.y.max()) + 1,
+                epochs=self.cfg.classifier_epochs, train_count=len(x), seed=FIXED_SEED)
+            key = settings.digest(fingerprint(x, y, test.x, test.y))
+            path = Path(self.cfg.cache_dir) / "classifiers" / f"{self.tag}-{key}.pt"
+            self._classifier = load_or_train_classifier(path, settings, (x, y), (test.x, test.y),
+                                                        self.device)
+        return self._classifier
+
+    def classifier(self) -> nn.Module:
+        return self.trained_classifier().model
+
+    def _uses_classifier(self) -> bool:
+        fid_on_classifier = ("fid" in self.metrics
+                             and get_feature_extractor(self.cfg.fid_extractor).needs_labels)
+        return fid_on_classifier or "recon_acc" in self.metrics
+
+    # --- baselines ------------------------------------------------------------------------
+
+    def _cached_baselines(self) -> dict[str, float]:
+        wanted = self.metrics & {"recon_mse", "probe", "knn"}
+        encoder = None
+        if self.make_random_encoder is not None and wanted & {"probe", "knn"}:
+            encoder = random_encoder(self.make_random_encoder, self.seed, self.device)
+        if not wanted:
+            return {}
+        architecture = ([[k, list(v.shape)] for k, v in encoder.state_dict().items()]
+                        if encoder is not None else None)
+        cfg = self.cfg
+        key = digest({
+            "data": self._fingerprint(), "metrics": sorted(wanted), "seed": self.seed,
+            "fixed_seed": FIXED_SEED, "encoder": architecture,
+            "counts": [cfg.recon_count, cfg.probe_per_class, cfg.probe_draws,
+                       cfg.probe_test_count, cfg.knn_train_count],
+        })
+        path = Path(cfg.cache_dir) / "baselines" / f"{self.tag}-{key}.json"
+        cached = read_json(path)
+        if cached is not None:
+            return cached
+        out = compute_baselines(self.resources, wanted, encoder)
+        write_json(out, path)
+        return out
+
+    def _fingerprint(self) -> str:
+        if self._data_fingerprint is None:
+            d = self.data
+            self._data_fingerprint = fingerprint(d.train.x, d.train.y, d.test.x, d.test.y)
+        return self._data_fingerprint
+
+
+def _mixture() -> tuple[torch.Tensor, float]:
+    """The only points dataset is the 25-Gaussian mixture: its centres and spread."""
+    return MIXTURE25_CENTERS, MIXTURE25_STD

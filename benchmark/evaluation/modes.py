@@ -1,0 +1,31 @@
+"""modes_covered and high_quality_frac: mode coverage of the 2-D mixture of Gaussians.
+
+As in VEEGAN and PacGAN: a sample is of high quality when it lies within three standard
+deviations of some centre, and a mode is covered when at least `min_count` samples lie within
+three standard deviations of it.
+"""
+
+from __future__ import annotations
+
+import torch
+
+KEY_MODES_COVERED = "modes_covered"
+KEY_HIGH_QUALITY_FRAC = "high_quality_frac"
+RADIUS_IN_STD = 3.0
+
+
+def nearest_centre(samples: torch.Tensor, centres: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each sample (N, 2): the index of its nearest centre (K, 2) and the distance to it."""
+    dist, idx = torch.cdist(samples.double(), centres.double()).min(dim=1)
+    return idx, dist
+
+
+def mode_coverage(samples: torch.Tensor, centres: torch.Tensor, std: float,
+                  min_count: int) -> dict[str, float]:
+    """modes_covered (a count, as float) and high_quality_frac of `samples`."""
+    idx, dist = nearest_centre(samples, centres)
+    near = dist <= RADIUS_IN_STD * std
+    counts = torch.bincount(idx[near], minlength=len(centres))
+    return {KEY_MODES_COVERED: float((counts >= min_count).sum().item()),
+            KEY_HIGH_QUALITY_FRAC: near.double().mean().item()}

@@ -1,0 +1,75 @@
+"""Options of the evaluation: which metrics, on how many fixed inputs, with which extractor.
+
+Sample counts are part of the run key: FID from different sample sizes is never comparable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from benchmark.evaluation.feature_extractors import feature_extractor_names
+from benchmark.evaluation.registry import metric_names
+
+
+@dataclass
+class EvalConfig:
+    metrics: list[str] = field(
+        default_factory=lambda: ["recon_mse"],
+        metadata={"help": "metrics computed at every evaluation", "choices": metric_names})
+    batch_size: int = field(
+        default=500, metadata={"help": "inputs per forward pass during evaluation (memory only)",
+                               "min": 1, "in_key": False})
+    recon_count: int = field(
+        default=500, metadata={"help": "fixed held-out test inputs for recon_mse and recon_acc",
+                               "min": 1})
+    fid_extractor: str = field(
+        default="classifier",
+        metadata={"help": "features for FID/KID/IS: the dataset's own classifier (offline) or "
+                          "Inception-v3", "choices": feature_extractor_names})
+    fid_gen_count: int = field(
+        default=1000, metadata={"help": "generated images (from fixed latents) for FID/KID/IS",
+                                "min": 2})
+    fid_real_count: int = field(
+        default=1000, metadata={"help": "fixed real test images for FID/KID", "min": 2})
+    kid_subset_size: int = field(
+        default=100, metadata={"help": "KID subset size; at most both FID sample counts",
+                               "min": 2})
+    weights_path: str | None = field(
+        default=None, metadata={"help": "Inception-v3 weights file for fid_extractor "
+                                        "inception-v3-compat (None: torch hub cache)",
+                                "in_key": False})
+    probe_per_class: int = field(
+        default=10, metadata={"help": "labelled training images per class for the linear probe",
+                              "min": 1})
+    probe_draws: int = field(
+        default=3, metadata={"help": "label draws the probe accuracy is averaged over", "min": 1})
+    probe_test_count: int = field(
+        default=2000, metadata={"help": "fixed test images the probe and 1-NN are scored on",
+                                "min": 1})
+    knn_train_count: int = field(
+        default=2000, metadata={"help": "fixed training encodings the 1-NN classifier searches",
+                                "min": 1})
+    panel_count: int = field(
+        default=10, metadata={"help": "images per panel row (and rows of the interpolations)",
+                              "min": 1, "max": 64})
+    interpolation_steps: int = field(
+        default=8, metadata={"help": "decoded points between (and including) z1 and z2",
+                             "min": 2, "max": 64})
+    panel_steps: list[int] = field(
+        default_factory=list,
+        metadata={"help": "extra training steps at which panels are logged", "in_key": False})
+    classifier_epochs: int = field(
+        default=2, metadata={"help": "epochs of the FID classifier on the training split",
+                             "min": 1, "max": 100})
+    classifier_train_count: int | None = field(
+        default=None, metadata={"help": "training images for the FID classifier (None: all)",
+                                "min": 100})
+    modes_min_count: int = field(
+        default=20, metadata={"help": "samples within 3 std of a centre for a mode to count "
+                                      "as covered", "min": 1})
+    mode_sample_count: int = field(
+        default=2500, metadata={"help": "samples decoded from fixed latents for modes_covered",
+                                "min": 1})
+    cache_dir: str = field(
+        default="runs/cache", metadata={"help": "where classifiers and baselines are cached",
+                                        "in_key": False})

@@ -1,0 +1,72 @@
+"""modes_covered and high_quality_frac on hand-made samples of the 25-Gaussian grid."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from benchmark.data import DataBundle, DataConfig, load_dataset
+from benchmark.data.mixture import MIXTURE25_CENTERS, MIXTURE25_STD
+from benchmark.evaluation import EvalConfig, Evaluator
+from benchmark.evaluation.modes import mode_coverage, nearest_centre
+from benchmark.models import ModelConfig, build_ali
+
+STD = MIXTURE25_STD
+
+
+def _around(centre: int, count: int, offset_std: float) -> torch.Tensor:
+    """`count` points at `offset_std` standard deviations to the right of a centre."""
+    return MIXTURE25_CENTERS[centre].repeat(count, 1) + torch.tensor([offset_std * STD, 0.0])
+
+
+def test_modes_covered_counts_modes_with_enough_samples_within_three_std():
+    samples = torch.cat([
+        _around(0, 25, 0.0),  # covered
+        _around(7, 20, 2.9),  # covered: exactly min_count, inside 3 std
+        _around(12, 19, 1.0),  # 19 < 20: not covered
+        _around(3, 30, 3.2),  # outside 3 std: neither covered nor high quality
+        torch.tensor([[1.0, 1.0]]).repeat(6, 1),  # between four centres
+    ])
+    out = mode_coverage(samples, MIXTURE25_CENTERS, STD, min_count=20)
+    assert out["modes_covered"] == 2.0
+    assert out["high_quality_frac"] == pytest.approx((25 + 20 + 19) / 100)
+
+
+def test_all_modes_covered_by_the_real_mixture_and_none_by_a_point():
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(25).repeat(100)
+    real = MIXTURE25_CENTERS[y] + STD * torch.randn(2500, 2, generator=g)
+    out = mode_coverage(real, MIXTURE25_CENTERS, STD, min_count=20)
+    assert out["modes_covered"] == 25.0 and out["high_quality_frac"] > 0.98
+    collapsed = mode_coverage(torch.zeros(2500, 2), MIXTURE25_CENTERS, STD, min_count=20)
+    assert collapsed == {"modes_covered": 1.0, "high_quality_frac": 1.0}
+
+
+def test_nearest_centre():
+    idx, dist = nearest_centre(torch.tensor([[-3.9, -4.0], [4.0, 3.5]]), MIXTURE25_CENTERS)
+    assert idx.tolist() == [0, 24]  # row-major grid: (-4, -4) first, (4, 4) last
+    assert dist[0].item() == pytest.approx(0.1)
+
+
+def test_evaluator_on_points_runs_modes_and_recon_and_draws_a_scatter(tmp_path):
+    mixture = load_dataset(DataConfig(dataset="mixture25", test_subset=600), seed=0)
+    data = DataBundle(mixture.train.take(torch.arange(2000)), mixture.test, None, mixture.kind)
+    cfg = EvalConfig(metrics=["recon_mse", "modes"], recon_count=300, mode_sample_count=500,
+                     probe_test_count=500, cache_dir=str(tmp_path))
+    torch.manual_seed(0)
+    ali = build_ali(ModelConfig(z_dim=2, hidden=32), (2,))
+    evaluator = Evaluator(cfg, data, torch.device("cpu"))
+    out = evaluator.evaluate(ali)
+    assert set(out) == {"recon_mse", "recon_mse_mean", "modes_covered", "high_quality_frac"}
+    assert 0.0 <= out["modes_covered"] <= 25.0
+    assert set(evaluator.baselines()) == {"recon_mse_mean_image"}
+    panels = evaluator.panels(ali)
+    assert list(panels) == ["samples"]
+    image = panels["samples"]
+    assert image.dtype.name == "uint8" and image.ndim == 3 and image.shape[2] == 3
+    assert image.std() > 0  # something was drawn
+    again = dataclasses.replace(cfg, metrics=["modes"])
+    assert Evaluator(again, data, torch.device("cpu")).evaluate(ali)["modes_covered"] == out[
+        "modes_covered"]
