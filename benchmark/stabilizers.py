@@ -194,7 +194,7 @@ def parse_stabilizers(raw: list[dict]) -> list[Stabilizer]:
             raise ConfigError(f"{where}: expected a mapping with a 'name', got {entry!r}")
         options = dict(entry)
         name = options.pop("name")
-        if name not in STABILIZERS:
+        if not isinstance(name, str) or name not in STABILIZERS:  # a list is unhashable
             raise ConfigError(f"{where}.name: unknown stabilizer {name!r}; choose from: "
                               f"{', '.join(sorted(STABILIZERS))}")
         cls = STABILIZERS[name]
