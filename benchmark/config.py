@@ -117,6 +117,12 @@ class RunConfig:
 # Generic validation from type hints and field metadata.
 
 
+def _key_text(key: Any) -> str:
+    """A key as it goes into a one-line message: quoted when it holds newlines or controls."""
+    text = str(key)
+    return text if text.isprintable() else repr(text)
+
+
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
@@ -183,7 +189,8 @@ def from_dict(cls: type, raw: Any, path: str = "") -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(map(str, raw)) - set(fields))
     if unknown:
-        key = f"{path}.{unknown[0]}" if path else unknown[0]
+        name = _key_text(unknown[0])
+        key = f"{path}.{name}" if path else name
         raise ConfigError(f"{key}: unknown key; valid keys here: {', '.join(fields)}")
     values = {}
     for name, value in raw.items():
@@ -225,7 +232,7 @@ def to_nested(overrides: dict) -> dict:
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ConfigError(f"{key}: {part!r} is not a section")
+                raise ConfigError(f"{_key_text(key)}: {part!r} is not a section")
         leaf = parts[-1]
         if isinstance(value, dict) and isinstance(node.get(leaf), dict):
             node[leaf] = merge(node[leaf], value)
@@ -303,6 +310,8 @@ def run_name(cfg: RunConfig) -> str:
 # Grids.
 
 GRID_KEYS = ("name", "description", "base", "axes", "runs", "exclude", "references")
+MAX_DEPTH = 50  # nesting levels a grid may use; real grids use fewer than 10
+MAX_VALUES = 100_000  # values a grid may expand to once YAML aliases are followed
 
 
 @dataclass
@@ -329,13 +338,44 @@ def _flatten_raw(raw: dict, prefix: str = "") -> dict:
     return out
 
 
+def _check_shape(raw: Any, source: str) -> None:
+    """Refuse what YAML aliases can build before anything walks it: a cycle (`&a [*a]`), a
+    'billion laughs' that expands to more values than memory holds, or nesting too deep to walk.
+    Shared nodes are counted once per use but measured once, so the check itself stays cheap."""
+    sizes: dict[int, int] = {}
+    walking: set[int] = set()
+
+    def size(node: Any, depth: int) -> int:
+        if not isinstance(node, (dict, list)):
+            return 1
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{source}: nested deeper than {MAX_DEPTH} levels")
+        ident = id(node)
+        if ident in walking:
+            raise ConfigError(f"{source}: a YAML alias refers to a value that contains it")
+        if ident not in sizes:
+            walking.add(ident)
+            children = node.values() if isinstance(node, dict) else node
+            sizes[ident] = 1 + sum(size(child, depth + 1) for child in children)
+            walking.discard(ident)
+        return sizes[ident]
+
+    total = size(raw, 0)
+    if total > MAX_VALUES:
+        raise ConfigError(f"{source}: expands to {total} values through YAML aliases; the "
+                          f"limit is {MAX_VALUES}")
+
+
 def expand_grid(raw: Any, source: str = "grid", overrides: dict | None = None) -> Grid:
     """Validate a parsed grid and expand it: base, explicit runs, axes, excludes."""
+    _check_shape(raw, source)
+    _check_shape(overrides or {}, "--set")
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: a grid is a mapping with keys {', '.join(GRID_KEYS)}")
     unknown = sorted(set(map(str, raw)) - set(GRID_KEYS))
     if unknown:
-        raise ConfigError(f"{unknown[0]}: unknown grid key; valid keys: {', '.join(GRID_KEYS)}")
+        raise ConfigError(f"{_key_text(unknown[0])}: unknown grid key; valid keys: "
+                          f"{', '.join(GRID_KEYS)}")
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip() or "/" in name:
         raise ConfigError(f"name: expected a non-empty name without '/', got {name!r}")
@@ -347,7 +387,8 @@ def expand_grid(raw: Any, source: str = "grid", overrides: dict | None = None) -
         raise ConfigError(f"axes: expected a mapping of dotted key -> list, got {axes!r}")
     for key, values in axes.items():
         if not isinstance(values, list) or not values:
-            raise ConfigError(f"axes.{key}: expected a non-empty list of values, got {values!r}")
+            raise ConfigError(f"axes.{_key_text(key)}: expected a non-empty list of values, "
+                              f"got {values!r}")
     explicit = raw.get("runs") or [{}]
     if not isinstance(explicit, list) or not all(isinstance(r, dict) for r in explicit):
         raise ConfigError(f"runs: expected a list of mappings of overrides, got {explicit!r}")
@@ -391,6 +432,8 @@ def load_grid(path: str | Path, overrides: dict | None = None) -> Grid:
         raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot read the grid file: {err}") from None
+    except RecursionError:  # the YAML composer recurses once per nesting level
+        raise ConfigError(f"{path}: nested deeper than {MAX_DEPTH} levels") from None
     grid = expand_grid(raw, str(path), overrides)
     grid.path = path
     return grid
