@@ -7,8 +7,10 @@ processes meet sqlite's "database is locked", so parallel workers lose nothing.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
+import os
 import random
 import subprocess
 import tempfile
@@ -84,6 +86,29 @@ def retry_locked(fn: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+# MLflow retries an unreachable server 7 times with doubling backoff (about four minutes); the
+# reachability check gives up after one retry and a 10 s timeout instead, unless the user set
+# these variables.
+FAIL_FAST_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                 "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+
+
+@contextlib.contextmanager
+def _fail_fast():
+    unset = [k for k in FAIL_FAST_ENV if k not in os.environ]
+    os.environ.update({k: FAIL_FAST_ENV[k] for k in unset})
+    try:
+        yield
+    finally:
+        for key in unset:
+            os.environ.pop(key, None)
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def _prepare_local_store(tracking_uri: str) -> Path | None:
     """For sqlite and file URIs, create the folder and return where artifacts go beside it."""
     if tracking_uri.startswith("sqlite:///"):
@@ -125,19 +150,24 @@ class MlflowStore:
         from mlflow.tracking import MlflowClient
 
         self.tracking_uri = tracking_uri
-        self.artifact_root = _prepare_local_store(tracking_uri)
-        self.client = MlflowClient(tracking_uri=tracking_uri)
+        try:  # an unknown scheme, or a sqlite path under a file
+            self.artifact_root = _prepare_local_store(tracking_uri)
+            self.client = MlflowClient(tracking_uri=tracking_uri)
+        except Exception as err:
+            raise ConfigError(f"--tracking-uri: cannot use {tracking_uri!r}: "
+                              f"{_first_line(err)}") from None
 
     @retry_locked
     def check_reachable(self) -> None:
         """Fail early, with one line, on a tracking URI that cannot be used."""
         try:
-            self.client.search_experiments(max_results=1)
+            with _fail_fast():
+                self.client.search_experiments(max_results=1)
         except Exception as err:
             if _is_lock_error(err):
                 raise
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise ConfigError(f"--tracking-uri: cannot use {self.tracking_uri!r}: {first}") from None
+            raise ConfigError(f"--tracking-uri: cannot use {self.tracking_uri!r}: "
+                              f"{_first_line(err)}") from None
 
     @retry_locked
     def experiment_id(self, name: str, create: bool = True) -> str | None:
