@@ -113,7 +113,8 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
     scheme = SCHEMES[cfg.scheme.name](cfg.scheme.d_steps, cfg.scheme.resample)
     players = Players(game, opt_d, opt_g)
     evaluator = Evaluator(cfg.eval, data, device,
-                          lambda: build_encoder(cfg.model, shape).to(device), cfg.seed)
+                          lambda: build_encoder(cfg.model, shape).to(device), cfg.seed,
+                          dataset_name=cfg.data.dataset)
     key = run_key(cfg)
 
     # --- resume ------------------------------------------------------------------------------
