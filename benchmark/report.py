@@ -12,8 +12,10 @@ User mistakes print one line `error: ...`, exit 2 and write nothing.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import yaml
 
@@ -23,12 +25,24 @@ from benchmark.reporting.references import Reference, parse_references
 DEFAULT_TRACKING_URI = "sqlite:///runs/mlflow.db"
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A usage mistake is one line like every other user mistake, not argparse's usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
 def read_grid(path: str) -> tuple[str, list[Reference]]:
     """Only the experiment name and the published references of a grid file."""
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as err:
         raise ConfigError(f"--grid: cannot read {path!r}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"--grid: {path!r} is not UTF-8 text ({err.reason} at byte "
+                          f"{err.start})") from err
+    except RecursionError:  # the YAML composer recurses once per nesting level
+        raise ConfigError(f"--grid: {path!r} is nested too deeply to read") from None
     except yaml.YAMLError as err:
         where = getattr(err, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
@@ -42,10 +56,18 @@ def read_grid(path: str) -> tuple[str, list[Reference]]:
     return name, parse_references(raw.get("references"))
 
 
+def check_out(out: Path) -> None:
+    """Refuse an --out the report cannot be written into before anything is loaded or drawn."""
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out: cannot write a report into {str(out)!r}: {str(existing)!r} "
+                          "is not a writable folder")
+
+
 def parser() -> argparse.ArgumentParser:
     from benchmark.reporting.significance import TESTS
 
-    p = argparse.ArgumentParser(prog="python -m benchmark.report", description=__doc__.split(
+    p = OneLineParser(prog="python -m benchmark.report", description=__doc__.split(
         "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--experiment", help="MLflow experiment name (the grid's name)")
@@ -94,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             name, references = args.experiment, []
         out = Path(args.out or Path("reports") / name)
+        check_out(out)
         written = build(name, references, args.tracking_uri, out, args.test)
     except AlibenchError as err:
         print(f"error: {err}", file=sys.stderr)

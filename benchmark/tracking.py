@@ -94,7 +94,8 @@ FAIL_FAST_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BA
 
 
 @contextlib.contextmanager
-def _fail_fast():
+def fail_fast():
+    """Within this block, an http tracking store that does not answer fails in seconds."""
     unset = [k for k in FAIL_FAST_ENV if k not in os.environ]
     os.environ.update({k: FAIL_FAST_ENV[k] for k in unset})
     try:
@@ -161,7 +162,7 @@ class MlflowStore:
     def check_reachable(self) -> None:
         """Fail early, with one line, on a tracking URI that cannot be used."""
         try:
-            with _fail_fast():
+            with fail_fast():
                 self.client.search_experiments(max_results=1)
         except Exception as err:
             if _is_lock_error(err):

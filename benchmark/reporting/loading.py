@@ -20,6 +20,7 @@ from mlflow.entities import Run, ViewType
 from mlflow.exceptions import MlflowException
 
 from benchmark.errors import ConfigError, DataError
+from benchmark.tracking import fail_fast
 
 KIND_TAG = "alibench.kind"
 RUN_KIND = "run"
@@ -78,7 +79,8 @@ class RunStore:
         self.tracking_uri = tracking_uri
         try:
             self.client = mlflow.MlflowClient(tracking_uri=tracking_uri)
-            self.client.search_experiments(max_results=1)  # opens the store: fail here, once
+            with fail_fast():  # an http store that does not answer: seconds, not minutes
+                self.client.search_experiments(max_results=1)  # opens the store: fail here, once
         except MlflowException as err:
             raise DataError(f"--tracking-uri: cannot use {tracking_uri!r}: "
                             f"{_first_line(err)}") from err
