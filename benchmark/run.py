@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from benchmark.config import Grid, load_grid, parse_set, run_key, run_name
 from benchmark.errors import AlibenchError, ConfigError
@@ -19,10 +20,17 @@ from benchmark.tracking import DEFAULT_TRACKING_URI, STATE_NEW, MlflowStore
 DEFAULT_CHECKPOINT_DIR = "runs/checkpoints"
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A usage mistake is one line like every other user mistake, not argparse's usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     from benchmark.executors import EXECUTORS
 
-    parser = argparse.ArgumentParser(prog="python -m benchmark.run", description=__doc__,
+    parser = OneLineParser(prog="python -m benchmark.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--grid", required=True, help="YAML grid file (see grids/)")
     parser.add_argument("--tracking-uri", default=DEFAULT_TRACKING_URI,
