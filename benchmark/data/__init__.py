@@ -1,6 +1,6 @@
 """Datasets: one module per source, a registry that names them, and the minibatch sampler."""
 
-from benchmark.data.loading import load_dataset
+from benchmark.data.loading import check_available, load_dataset
 from benchmark.data.mixture import MIXTURE25_CENTERS, MIXTURE25_STD
 from benchmark.data.registry import DATASETS, DatasetSource, get_dataset, register_dataset
 from benchmark.data.sampler import BatchSampler
@@ -18,6 +18,7 @@ __all__ = [
     "DatasetSource",
     "Samples",
     "as_float",
+    "check_available",
     "get_dataset",
     "load_dataset",
     "register_dataset",

@@ -107,6 +107,11 @@ class CelebASource:
                             f"{root / FOLDER}*/; pass --data-root DIR or set data.download: true")
         return folder
 
+    def locate(self, root: Path, split: str) -> Path:
+        """The image folder (both splits live in it), or the DataError naming where it was
+        sought; no image is decoded."""
+        return self._folder(root, download=False)
+
     def count(self, root: Path, split: str, download: bool) -> int:
         return len(split_files(self._folder(root, download), split))
 

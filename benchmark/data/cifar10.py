@@ -78,26 +78,35 @@ def _canonical(folder: Path, split: str) -> Samples | None:
         return None
 
 
+def _locate(root: Path, split: str) -> tuple[Path, list[Path]] | None:
+    def find(folder: Path) -> tuple[Path, list[Path]] | None:
+        files = batch_files(folder, split)
+        return (folder, files) if files else None
+
+    return first_match(folders(root), find)
+
+
 class Cifar10Source:
     """CIFAR-10: 50,000 train and 10,000 test images when complete."""
 
     native_channels = 3
     kind = IMAGE
 
-    def load(self, root: Path, split: str, download: bool) -> Samples:
-        def find(folder: Path) -> tuple[Path, list[Path]] | None:
-            files = batch_files(folder, split)
-            return (folder, files) if files else None
+    def locate(self, root: Path, split: str) -> tuple[Path, list[Path]]:
+        """The folder and batch files of the split, or the DataError naming where they were
+        sought; nothing is unpickled."""
+        found = _locate(root, split)
+        if found is None:
+            raise missing("cifar10", f"{PATTERN[split]} pickle files", folders(root))
+        return found
 
-        found = first_match(folders(root), find)
-        if found is None and download:
+    def load(self, root: Path, split: str, download: bool) -> Samples:
+        if download and _locate(root, split) is None:
             from torchvision.datasets import CIFAR10
 
             return _from_torchvision(run_download(
                 "cifar10", root, lambda: CIFAR10(str(root), train=split == "train",
                                                  download=True)))
-        if found is None:
-            raise missing("cifar10", f"{PATTERN[split]} pickle files", folders(root))
-        folder, files = found
+        folder, files = self.locate(root, split)
         samples = _canonical(folder, split)
         return read_batches(files) if samples is None else samples

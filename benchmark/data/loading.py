@@ -67,6 +67,17 @@ def _load_split(cfg: DataConfig, split: str, seed: int) -> Samples:
     return Samples(x, samples.y, samples.kind)
 
 
+def check_available(cfg: DataConfig) -> None:
+    """DataError when `cfg.dataset` is not on disk under `cfg.data_root`, without reading it: a
+    few file lookups per split, so a grid checks every run's data before its first run starts.
+    With `download: true` a missing dataset is fetched when its run starts, so nothing is due."""
+    locate = getattr(get_dataset(cfg.dataset), "locate", None)  # in-memory sources have none
+    if locate is None or cfg.download:
+        return
+    for split in SPLITS:
+        locate(Path(cfg.data_root), split)
+
+
 def load_dataset(cfg: DataConfig, seed: int) -> DataBundle:
     """Load train and test of `cfg.dataset`: subsets picked by `seed`, images at `image_size`.
 

@@ -60,28 +60,37 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     return data.reshape(shape)
 
 
+def _locate(root: Path, split: str) -> tuple[Path, Path] | None:
+    images_name, labels_name = file_names(split)
+
+    def find(folder: Path) -> tuple[Path, Path] | None:
+        images, labels = _find(folder, images_name), _find(folder, labels_name)
+        return (images, labels) if images and labels else None
+
+    return first_match(folders(root), find)
+
+
 class MnistSource:
     """MNIST 28x28 gray digits: 60,000 train, 10,000 test."""
 
     native_channels = 1
     kind = IMAGE
 
+    def locate(self, root: Path, split: str) -> tuple[Path, Path]:
+        """The split's (images, labels) files, or the DataError naming where they were sought."""
+        found = _locate(root, split)
+        if found is None:
+            images_name, labels_name = file_names(split)
+            raise missing("mnist", f"{images_name}.gz / {labels_name}.gz", folders(root))
+        return found
+
     def load(self, root: Path, split: str, download: bool) -> Samples:
-        images_name, labels_name = file_names(split)
-
-        def find(folder: Path) -> tuple[Path, Path] | None:
-            images, labels = _find(folder, images_name), _find(folder, labels_name)
-            return (images, labels) if images and labels else None
-
-        found = first_match(folders(root), find)
-        if found is None and download:
+        if download and _locate(root, split) is None:
             from torchvision.datasets import MNIST
 
             run_download("mnist", root, lambda: MNIST(str(root), train=split == "train",
                                                   download=True))
-            found = first_match(folders(root), find)
-        if found is None:
-            raise missing("mnist", f"{images_name}.gz / {labels_name}.gz", folders(root))
+        found = self.locate(root, split)
         images = read_idx(found[0], IMAGES_MAGIC)
         labels = read_idx(found[1], LABELS_MAGIC)
         if len(images) != len(labels):

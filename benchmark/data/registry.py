@@ -3,7 +3,9 @@
 A source is any object with `kind` ("image" or "points"), `native_channels` (1 or 3; None for
 points) and `load(root, split, download) -> Samples` at the native size. Sources whose samples
 are separate files may also offer `count` and `load_subset` (see `FileBackedSource`), so that a
-subset is decoded without decoding the rest.
+subset is decoded without decoding the rest. Sources that read files offer `locate(root, split)`:
+it finds them without reading them or raises the DataError `load` would, so `check_available`
+can check a grid's data before its first run.
 """
 
 from __future__ import annotations

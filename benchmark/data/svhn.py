@@ -44,26 +44,33 @@ def read_mat(path: Path) -> Samples:
     return Samples(x, y, IMAGE)
 
 
+def _locate(root: Path, split: str) -> Path | None:
+    name = file_name(split)
+
+    def find(folder: Path) -> Path | None:
+        path = folder / name
+        return path if path.is_file() else None
+
+    return first_match(folders(root), find)
+
+
 class SvhnSource:
     """SVHN: 73,257 train and 26,032 test images."""
 
     native_channels = 3
     kind = IMAGE
 
+    def locate(self, root: Path, split: str) -> Path:
+        """The split's .mat file, or the DataError naming where it was sought."""
+        path = _locate(root, split)
+        if path is None:
+            raise missing("svhn", file_name(split), folders(root))
+        return path
+
     def load(self, root: Path, split: str, download: bool) -> Samples:
-        name = file_name(split)
-
-        def find(folder: Path) -> Path | None:
-            path = folder / name
-            return path if path.is_file() else None
-
-        path = first_match(folders(root), find)
-        if path is None and download:
+        if download and _locate(root, split) is None:
             from torchvision.datasets import SVHN
 
             target = root / "svhn"
             run_download("svhn", target, lambda: SVHN(str(target), split=split, download=True))
-            path = first_match(folders(root), find)
-        if path is None:
-            raise missing("svhn", name, folders(root))
-        return read_mat(path)
+        return read_mat(self.locate(root, split))
