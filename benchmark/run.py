@@ -68,6 +68,19 @@ def store_states(grid: Grid, tracking_uri: str) -> list[str]:
     return states
 
 
+def check_data(grid: Grid) -> None:
+    """Every run's dataset is on disk (one lookup per dataset and folder), before any run starts:
+    a missing folder is one error line, not a grid of failed runs."""
+    from benchmark.data import check_available
+
+    checked = set()
+    for cfg in grid.runs:
+        where = (cfg.data.dataset, cfg.data.data_root, cfg.data.download)
+        if where not in checked:
+            checked.add(where)
+            check_available(cfg.data)
+
+
 def print_dry_run(grid: Grid, states: list[str]) -> None:
     print(f"grid {grid.name!r}: {len(grid.runs)} runs")
     print(f"{'#':>4}  {'run key':<12}  {'state':<11}  name")
@@ -89,6 +102,7 @@ def run_grid(args: argparse.Namespace) -> int:
         print_dry_run(grid, store_states(grid, args.tracking_uri))
         return 0
 
+    check_data(grid)
     store = MlflowStore(args.tracking_uri)
     store.check_reachable()
     experiment = store.experiment_id(grid.name)

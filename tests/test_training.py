@@ -126,6 +126,12 @@ def test_killed_run_resumes_to_the_same_metrics(tmp_path):
 @pytest.mark.slow
 def test_divergence_and_errors_stay_in_their_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    # MNIST files that are present (the grid's data check passes) but unreadable (the run fails).
+    corrupt = tmp_path / "nowhere" / "mnist"
+    corrupt.mkdir(parents=True)
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        (corrupt / name).write_bytes(b"not an idx file")
     grid = write_grid(tmp_path, "outcomes", runs=[
         {"optim.name": "sgd", "optim.lr_d": 1.0e6, "optim.lr_g": 1.0e6},  # diverges
         {"data.dataset": "mnist", "data.data_root": str(tmp_path / "nowhere")},  # fails
