@@ -421,6 +421,8 @@ def expand_grid(raw: Any, source: str = "grid", overrides: dict | None = None) -
 def load_grid(path: str | Path, overrides: dict | None = None) -> Grid:
     """Read a grid file with the safe YAML loader and expand it."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"--grid: {str(path)!r} is a folder; pass a YAML grid file")
     if not path.is_file():
         raise ConfigError(f"--grid: no such file {str(path)!r}")
     try:
