@@ -418,15 +418,37 @@ def expand_grid(raw: Any, source: str = "grid", overrides: dict | None = None) -
     return Grid(name, None, runs, references, str(raw.get("description") or ""))
 
 
+class GridLoader(yaml.SafeLoader):
+    """The safe loader (plain data only, no Python tags), refusing a key given twice in one
+    mapping: plain YAML keeps the last silently, so a repeated `train:` section would drop the
+    first one's values without a word."""
+
+
+def _unique_keys(loader: GridLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: list = []
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`; later keys override
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark)
+        seen.append(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+GridLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_keys)
+
+
 def load_grid(path: str | Path, overrides: dict | None = None) -> Grid:
-    """Read a grid file with the safe YAML loader and expand it."""
+    """Read a grid file with the safe YAML loader (no repeated keys) and expand it."""
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"--grid: {str(path)!r} is a folder; pass a YAML grid file")
     if not path.is_file():
         raise ConfigError(f"--grid: no such file {str(path)!r}")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=GridLoader)  # a SafeLoader: plain data only
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
