@@ -36,6 +36,7 @@ class FeatureExtractor:
     key: str
     weights: Callable[[WeightsSource], str | None]
     needs_labels: bool = False
+    max_batch: int = 500  # images per forward pass: Inception's 299x299 activations are large
 
 
 FEATURE_EXTRACTORS: dict[str, FeatureExtractor] = {}
@@ -93,4 +94,4 @@ def classifier_weights(source: WeightsSource) -> str:
 register_feature_extractor("classifier", FeatureExtractor(
     CLASSIFIER_EXTRACTOR, "classifier", classifier_weights, needs_labels=True))
 register_feature_extractor("inception-v3-compat", FeatureExtractor(
-    "inception-v3-compat", "inception", inception_weights))
+    "inception-v3-compat", "inception", inception_weights, max_batch=64))

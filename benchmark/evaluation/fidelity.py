@@ -56,7 +56,7 @@ def fidelity_metrics(generated: torch.Tensor, real: torch.Tensor, extractor: Fea
         fid=True, kid=True, isc=True,
         feature_extractor=extractor.torch_fidelity_name,
         feature_extractor_weights_path=weights_path,
-        kid_subset_size=kid_subset_size, batch_size=batch_size,
+        kid_subset_size=kid_subset_size, batch_size=min(batch_size, extractor.max_batch),
         cuda=cuda, save_cpu_ram=True, cache=False, verbose=False,
     )
     return {f"{name}_{extractor.key}{suffix}": float(raw[tf_key])

@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from benchmark.evaluation.context import EvalContext
 
 DATA_KINDS = ("image", "points")
 
@@ -23,7 +26,7 @@ class Metric:
     unlabelled data (CelebA) before a run starts rather than after its first evaluation.
     """
 
-    compute: Callable[[Any], dict[str, float]]
+    compute: Callable[[EvalContext], dict[str, float]]
     kinds: tuple[str, ...]
     needs_labels: bool = False
 

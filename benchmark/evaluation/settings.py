@@ -27,8 +27,8 @@ class EvalConfig:
         metadata={"help": "features for FID/KID/IS: the dataset's own classifier (offline) or "
                           "Inception-v3", "choices": feature_extractor_names})
     fid_gen_count: int = field(
-        default=1000, metadata={"help": "generated images (from fixed latents) for FID/KID/IS",
-                                "min": 2})
+        default=1000, metadata={"help": "generated images (from fixed latents) for FID/KID/IS "
+                                        "(IS averages 10 splits)", "min": 10})
     fid_real_count: int = field(
         default=1000, metadata={"help": "fixed real test images for FID/KID", "min": 2})
     kid_subset_size: int = field(
@@ -57,7 +57,8 @@ class EvalConfig:
                              "min": 2, "max": 64})
     panel_steps: list[int] = field(
         default_factory=list,
-        metadata={"help": "extra training steps at which panels are logged", "in_key": False})
+        metadata={"help": "extra training steps at which panels are logged", "min": 1,
+                  "in_key": False})
     classifier_epochs: int = field(
         default=2, metadata={"help": "epochs of the FID classifier on the training split",
                              "min": 1, "max": 100})
