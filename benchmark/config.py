@@ -425,15 +425,19 @@ class GridLoader(yaml.SafeLoader):
 
 
 def _unique_keys(loader: GridLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: list = []
+    seen: set = set()
     for key_node, _ in node.value:
         if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`; later keys override
             continue
         key = loader.construct_object(key_node, deep=True)
-        if key in seen:
+        try:
+            repeated = key in seen
+        except TypeError:  # an unhashable key: construct_mapping reports it
+            continue
+        if repeated:
             raise yaml.constructor.ConstructorError(
                 None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark)
-        seen.append(key)
+        seen.add(key)
     return loader.construct_mapping(node, deep=deep)
 
 
