@@ -15,6 +15,7 @@ import itertools
 import json
 import types
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -424,7 +425,9 @@ class GridLoader(yaml.SafeLoader):
     first one's values without a word."""
 
 
-def _unique_keys(loader: GridLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+def _unique_keys(loader: GridLoader, node: yaml.MappingNode) -> Iterator[dict]:
+    """SafeLoader's mapping constructor plus the check; a generator like the original, so an
+    alias may still point into its own mapping (`_check_shape` then names the cycle)."""
     seen: set = set()
     for key_node, _ in node.value:
         if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`; later keys override
@@ -438,7 +441,9 @@ def _unique_keys(loader: GridLoader, node: yaml.MappingNode, deep: bool = False)
             raise yaml.constructor.ConstructorError(
                 None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark)
         seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
+    data: dict = {}
+    yield data
+    data.update(loader.construct_mapping(node))
 
 
 GridLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_keys)
