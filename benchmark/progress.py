@@ -10,13 +10,21 @@ from benchmark.config import RunConfig, run_name
 
 
 class _RunLines:
-    """Per-run progress as a few plain lines (logs, CI), not a bar redrawn in place."""
+    """Per-run progress as a few plain lines (logs, CI), not a bar redrawn in place.
+
+    Nothing is printed until the first step is trained, so a run the grid skips prints no
+    start line, and a resumed one says where it resumed.
+    """
 
     def __init__(self, name: str, total: int):
         self.name, self.total, self.next_mark = name, total, 0.25
-        print(f"benchmark.run: start {name}", file=sys.stderr, flush=True)
+        self.started = False
 
     def __call__(self, step: int) -> None:
+        if not self.started:
+            self.started = True
+            where = f" (resumed after step {step - 1})" if step > 1 else ""
+            print(f"benchmark.run: start {self.name}{where}", file=sys.stderr, flush=True)
         if step / self.total >= self.next_mark:
             print(f"benchmark.run:   {self.name} step {step}/{self.total}", file=sys.stderr,
                   flush=True)

@@ -57,11 +57,16 @@ class RunSummary:
     seconds: float = 0.0
 
     def line(self) -> str:
+        """`benchmark.run: NAME [KEY] OUTCOME step=N metrics time=Ts`; a skipped run shows the
+        metrics it ended with in the store, and neither step nor time (nothing ran now)."""
         shown = " ".join(f"{k}={self.metrics[k]:.4g}" for k in SUMMARY_METRICS
                          if k in self.metrics)
-        extra = f" error={self.error}" if self.error else ""
-        return (f"benchmark.run: {self.name} [{self.key}] {self.outcome} step={self.step} "
-                f"{shown} time={self.seconds:.1f}s{extra}").replace("  ", " ")
+        skipped = self.outcome.startswith("skipped")
+        parts = [f"benchmark.run: {self.name} [{self.key}] {self.outcome}",
+                 "" if skipped else f"step={self.step}", shown,
+                 "" if skipped else f"time={self.seconds:.1f}s",
+                 f"error={self.error}" if self.error else ""]
+        return " ".join(p for p in parts if p)
 
 
 def first_line(err: BaseException) -> str:

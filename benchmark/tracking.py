@@ -226,7 +226,14 @@ class MlflowStore:
 
     @retry_locked
     def reopen(self, run_id: str) -> None:
-        """An interrupted (or retried) run continues in the same MLflow run, under its parent."""
+        """An interrupted (or retried) run continues in the same MLflow run, under its parent.
+
+        The error or divergence of an earlier attempt is dropped: the run's tags describe its
+        latest attempt, so a retried run that finishes shows no stale error in the UI.
+        """
+        stale = set(self.client.get_run(run_id).data.tags) & {TAG_ERROR, TAG_DIVERGED_STEP}
+        for tag in sorted(stale):
+            self.client.delete_tag(run_id, tag)
         self.client.update_run(run_id, status="RUNNING")
         self.client.set_tag(run_id, TAG_OUTCOME, OUTCOME_RUNNING)
 
