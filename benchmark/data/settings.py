@@ -26,7 +26,7 @@ class DataConfig:
         "help": "use this many training samples (null: all); the same seed picks the same ones",
         "min": 1})
     test_subset: int | None = field(default=None, metadata={
-        "help": "use this many test samples (null: all); the same seed picks the same ones",
+        "help": "use this many test samples (null: all); the same ones for every seed",
         "min": 1})
     data_root: str = field(default="data", metadata={
         "help": "folder holding the datasets (e.g. mnist/, cifar10/, celeba/)", "in_key": False})
