@@ -217,7 +217,8 @@ def validate_run(cfg: RunConfig) -> None:
                             momentum=cfg.optim.momentum,
                             moments_on_extrapolation=cfg.optim.moments_on_extrapolation)
     parse_stabilizers(cfg.stabilizers)
-    validate_eval_config(cfg.eval, DATASETS[cfg.data.dataset].kind)
+    source = DATASETS[cfg.data.dataset]
+    validate_eval_config(cfg.eval, source.kind, source.labelled)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -90,6 +90,7 @@ class CelebASource:
 
     native_channels = 3
     kind = IMAGE
+    labelled = False  # no classes: label-based metrics (probe, knn, recon_acc) are refused
 
     def _folder(self, root: Path, download: bool) -> Path:
         def find(folder: Path) -> Path | None:

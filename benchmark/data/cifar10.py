@@ -91,6 +91,7 @@ class Cifar10Source:
 
     native_channels = 3
     kind = IMAGE
+    labelled = True
 
     def locate(self, root: Path, split: str) -> tuple[Path, list[Path]]:
         """The folder and batch files of the split, or the DataError naming where they were

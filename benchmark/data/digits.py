@@ -20,6 +20,7 @@ class DigitsSource:
 
     native_channels = 1
     kind = IMAGE
+    labelled = True
 
     def load(self, root: Path, split: str, download: bool) -> Samples:
         from sklearn.datasets import load_digits

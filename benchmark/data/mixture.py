@@ -34,6 +34,7 @@ class Mixture25Source:
 
     native_channels = None
     kind = POINTS
+    labelled = True
 
     def load(self, root: Path, split: str, download: bool) -> Samples:
         return sample_mixture25(SIZES[split], SEEDS[split])

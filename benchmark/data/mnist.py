@@ -75,6 +75,7 @@ class MnistSource:
 
     native_channels = 1
     kind = IMAGE
+    labelled = True
 
     def locate(self, root: Path, split: str) -> tuple[Path, Path]:
         """The split's (images, labels) files, or the DataError naming where they were sought."""

@@ -31,6 +31,7 @@ SPLITS = ("train", "test")
 class DatasetSource(Protocol):
     kind: str
     native_channels: int | None
+    labelled: bool  # whether y holds classes (probes, classifier FID)
 
     def load(self, root: Path, split: str, download: bool) -> Samples:
         """The whole split at the source's native size; DataError when it is not on disk."""
@@ -60,7 +61,7 @@ def register_dataset(name: str, source: DatasetSource) -> None:
     if name in DATASETS:
         raise ValueError(f"dataset {name!r} is already registered")
     if not isinstance(source, DatasetSource) or not callable(source.load):
-        raise TypeError(f"dataset {name!r}: a source needs kind, native_channels and "
+        raise TypeError(f"dataset {name!r}: a source needs kind, native_channels, labelled and "
                         f"load(root, split, download), got {type(source).__name__}")
     if source.kind not in (IMAGE, POINTS):
         raise ValueError(f"dataset {name!r}: kind must be {IMAGE!r} or {POINTS!r}, "

@@ -59,6 +59,7 @@ class SvhnSource:
 
     native_channels = 3
     kind = IMAGE
+    labelled = True
 
     def locate(self, root: Path, split: str) -> Path:
         """The split's .mat file, or the DataError naming where it was sought."""

@@ -24,6 +24,7 @@ class Ramp:
 
     kind = "image"
     native_channels = 1
+    labelled = True
 
     def load(self, root: Path, split: str, download: bool) -> Samples:
         x = torch.arange(6, dtype=torch.uint8).mul(40).view(6, 1, 1, 1).expand(6, 1, 4, 4)
@@ -47,7 +48,7 @@ def test_unknown_name_lists_the_known_ones() -> None:
     ("two words", Ramp(), ValueError, "without spaces"),
     ("a/b", Ramp(), ValueError, "without spaces or slashes"),
     ("", Ramp(), ValueError, "non-empty"),
-    ("nothing", object(), TypeError, "needs kind, native_channels and load"),
+    ("nothing", object(), TypeError, "needs kind, native_channels, labelled and load"),
 ])
 def test_bad_registrations_are_refused(name: str, source: object, error: type,
                                        pattern: str) -> None:
