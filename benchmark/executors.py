@@ -7,6 +7,7 @@ own run's work since its last checkpoint; rerunning the grid resumes it.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterator
@@ -40,42 +41,90 @@ def run_local(runs: list[RunConfig], target: Target, progress_factory: Callable 
                 progress.close()
 
 
-def _worker(cfg: RunConfig, target: Target, threads: int, results) -> None:
-    summary = execute(cfg, target, threads=threads)
-    results.put(summary)
+def _serve(conn, target: Target, threads: int) -> None:
+    """A worker process: run each config the grid process sends, send back its summary."""
+    while True:
+        try:
+            cfg = conn.recv()
+        except EOFError:  # the grid process is gone
+            return
+        if cfg is None:
+            return
+        conn.send(execute(cfg, target, threads=threads))
+
+
+class _Worker:
+    """One spawned worker process and the run it holds, talking over a pipe of its own (no lock
+    shared with other workers, so a worker killed mid-message cannot stall the rest)."""
+
+    def __init__(self, ctx, target: Target, threads: int):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child, target, threads), daemon=True)
+        self.proc.start()
+        child.close()
+        self.cfg: RunConfig | None = None
+
+    def give(self, cfg: RunConfig) -> None:
+        self.cfg = cfg
+        self.conn.send(cfg)
+
+    def summary(self) -> RunSummary:
+        """The held run's summary, or `interrupted` when the worker died before sending one."""
+        cfg = self.cfg
+        assert cfg is not None
+        self.cfg = None
+        if self.conn.poll():
+            with contextlib.suppress(EOFError, OSError):
+                return self.conn.recv()
+        self.proc.join()
+        return RunSummary(run_key(cfg), run_name(cfg), "interrupted",
+                          error=f"worker exited with code {self.proc.exitcode}")
+
+    def stop(self) -> None:
+        if self.proc.is_alive():
+            with contextlib.suppress(OSError):
+                self.conn.send(None)
+            self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.proc.terminate()
+            self.proc.join()
+        self.conn.close()
 
 
 def run_processes(runs: list[RunConfig], target: Target, workers: int = 2,
                   **_: object) -> Iterator[RunSummary]:
-    """Up to `workers` runs at a time, each in its own spawned process.
+    """Up to `workers` runs at a time, each worker a spawned process that runs one run after
+    another (so a grid of short runs pays the start-up of torch and MLflow once per worker).
 
-    A process per run (not a pool) means a worker killed by the OS takes only its run with it:
-    the others go on, and the dead run is reported as interrupted, to resume on the next call.
+    A worker the OS kills takes only its current run with it: that run is reported interrupted,
+    to resume on the next call, and a fresh worker takes over the rest of the queue.
     """
     if workers < 1:
         raise ConfigError(f"--workers: expected at least 1, got {workers}")
-    threads = threads_per_worker(workers)
-    ctx = mp.get_context("spawn")
-    results = ctx.Queue()
     pending = list(runs)
-    active: dict[int, tuple[mp.Process, RunConfig]] = {}
-    while pending or active:
-        while pending and len(active) < workers:
-            cfg = pending.pop(0)
-            proc = ctx.Process(target=_worker, args=(cfg, target, threads, results), daemon=False)
-            proc.start()
-            active[proc.sentinel] = (proc, cfg)
-        ready = mp.connection.wait(list(active))
-        for sentinel in ready:
-            proc, cfg = active.pop(sentinel)
-            proc.join()
-            if proc.exitcode != 0:
-                yield RunSummary(run_key(cfg), run_name(cfg), "interrupted",
-                                 error=f"worker exited with code {proc.exitcode}")
-        while not results.empty():
-            yield results.get()
-    while not results.empty():
-        yield results.get()
+    count = min(workers, len(pending))
+    threads = threads_per_worker(count) if count else 1
+    ctx = mp.get_context("spawn")
+    pool = [_Worker(ctx, target, threads) for _ in range(count)]
+    try:
+        for worker in pool:
+            worker.give(pending.pop(0))
+        while busy := [w for w in pool if w.cfg is not None]:
+            ready = set(mp.connection.wait([h for w in busy for h in (w.conn, w.proc.sentinel)]))
+            for worker in busy:
+                if not {worker.conn, worker.proc.sentinel} & ready:
+                    continue
+                summary = worker.summary()
+                if not worker.proc.is_alive():
+                    worker.stop()
+                    if pending:
+                        pool[pool.index(worker)] = worker = _Worker(ctx, target, threads)
+                if pending and worker.proc.is_alive():
+                    worker.give(pending.pop(0))
+                yield summary
+    finally:
+        for worker in pool:
+            worker.stop()
 
 
 def run_ray(runs: list[RunConfig], target: Target, workers: int = 0,
@@ -97,7 +146,7 @@ def run_ray(runs: list[RunConfig], target: Target, workers: int = 0,
                      log_to_driver=False)
     task = ray.remote(num_cpus=cpus_per_run, max_retries=0)(_ray_task)
     try:
-        refs = {task.remote(cfg, target, cpus_per_run): cfg for cfg in runs}
+        refs = {task.remote(cfg, target, cpus_per_run, os.getcwd()): cfg for cfg in runs}
         while refs:
             done, _ = ray.wait(list(refs), num_returns=1)
             for ref in done:
@@ -112,7 +161,13 @@ def run_ray(runs: list[RunConfig], target: Target, workers: int = 0,
             ray.shutdown()
 
 
-def _ray_task(cfg: RunConfig, target: Target, threads: int) -> RunSummary:
+def _ray_task(cfg: RunConfig, target: Target, threads: int, cwd: str) -> RunSummary:
+    # A worker of a cluster started elsewhere has the raylet's working directory: where the
+    # driver's folder exists too (the same machine, or the same shared mount), work there, so
+    # relative paths (the default sqlite store, checkpoints, data) mean what they mean to the
+    # driver and do not silently name a second store.
+    if os.path.isdir(cwd):
+        os.chdir(cwd)
     return execute(cfg, target, threads=threads)
 
 
