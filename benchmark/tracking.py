@@ -150,6 +150,9 @@ class MlflowStore:
     def __init__(self, tracking_uri: str = DEFAULT_TRACKING_URI):
         from mlflow.tracking import MlflowClient
 
+        # With a tracking server MLflow prints a "View run" link to stdout for every run it
+        # ends; stdout is the grid's one summary line per run, so keep it that.
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         self.tracking_uri = tracking_uri
         try:  # an unknown scheme, or a sqlite path under a file
             self.artifact_root = _prepare_local_store(tracking_uri)
