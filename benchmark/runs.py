@@ -7,6 +7,7 @@ tracking store, which is the single source of truth for what is finished.
 
 from __future__ import annotations
 
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -74,6 +75,18 @@ def first_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"[:500]
 
 
+def set_aside_unknown_checkpoints(folder: Path, name: str) -> None:
+    """Checkpoints of a run this experiment has no MLflow run for (another experiment with the
+    same run key, another store, or a deleted one) are not a resume point: the new MLflow run
+    would miss every metric logged before them. The run starts from step 0; the checkpoints are
+    moved aside, not deleted, in case the tracking URI was the mistake."""
+    if folder.is_dir() and any(folder.iterdir()):
+        aside = folder.with_name(f"{folder.name}.unknown-{time.strftime('%Y%m%d-%H%M%S')}")
+        folder.rename(aside)
+        print(f"benchmark.run: {name}: the store has no run for the checkpoints in {folder}; "
+              f"starting from step 0 (moved them to {aside})", file=sys.stderr, flush=True)
+
+
 def execute(cfg: RunConfig, target: Target, threads: int | None = None,
             progress=None) -> RunSummary:
     """Run `cfg` to an outcome recorded in the store; never raises for the run's own failure."""
@@ -89,16 +102,18 @@ def execute(cfg: RunConfig, target: Target, threads: int | None = None,
                                                          STATE_DIVERGED}
     if stored is not None and stored.state in skip:
         return RunSummary(key, name, f"skipped-{stored.state}", metrics=stored.metrics)
+    folder = Path(target.checkpoint_root) / key
     if stored is not None:
         run_id = stored.run_id
         store.reopen(run_id)
     else:
+        set_aside_unknown_checkpoints(folder, name)
         tags = {TAG_RUN_KEY: key, TAG_CONFIG_KEY: config_key(cfg)}
         run_id = store.start_run(experiment, name, flat_params(cfg), tags, target.parent_id)
 
     started = time.perf_counter()
     try:
-        result = train(cfg, store.tracker(run_id), Path(target.checkpoint_root) / key, progress)
+        result = train(cfg, store.tracker(run_id), folder, progress)
     except Exception as err:  # the grid goes on; the run records why it stopped
         message = first_line(err)
         if not isinstance(err, AlibenchError):
