@@ -17,7 +17,6 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("ALIBENCH_TEST_DATA", "/work/shared/data"))
 
 # The smallest grid that trains: digits ship inside scikit-learn, a tiny network, a few steps.
 TINY_BASE = {
