@@ -1,0 +1,146 @@
+"""Shared by the runner tests: tiny grids, the CLI in a subprocess, the store read back, and
+servers or clusters started in their own session and stopped by their process group."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("ALIBENCH_TEST_DATA", "/work/shared/data"))
+BIN = Path(sys.executable).parent
+
+# A run of a few seconds: the embedded digits, an eighth of the paper's channels, z_dim 8.
+TINY_BASE = {
+    "data": {"dataset": "digits", "batch_size": 50},
+    "model": {"z_dim": 8, "width": 0.125},
+    "train": {"steps": 12, "log_every": 2, "eval_every": 6, "checkpoint_every": 3},
+    "eval": {"metrics": ["recon_mse"], "recon_count": 60},
+}
+FINAL_METRICS = ("loss_d", "loss_g", "recon_mse")
+
+
+def merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and key in out else value
+    return out
+
+
+def write_grid(path: Path, name: str, base: dict | None = None, **rest) -> Path:
+    """A grid file: TINY_BASE merged with `base`, plus axes/runs/exclude as given."""
+    raw = {"name": name, "base": merge(TINY_BASE, base or {}), **rest}
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def cli_env() -> dict[str, str]:
+    """One torch thread per process: 2 shared cores, other test processes beside us."""
+    return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def store_args(folder: Path) -> list[str]:
+    return ["--tracking-uri", f"sqlite:///{folder}/mlflow.db",
+            "--checkpoint-dir", str(folder / "ckpt")]
+
+
+def run_cli(args: list[str], cwd: Path, timeout: float = 600,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "benchmark.run", *args], cwd=cwd,
+                          env=env or cli_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def client(folder: Path):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=f"sqlite:///{folder}/mlflow.db")
+
+
+def training_runs(folder: Path, experiment: str) -> list:
+    """Every training run (not grid parents) of the experiment, as MLflow `Run`s."""
+    mlflow_client = client(folder)
+    found = mlflow_client.get_experiment_by_name(experiment)
+    if found is None:
+        return []
+    runs = mlflow_client.search_runs([found.experiment_id], max_results=1000)
+    return [r for r in runs if r.data.tags.get("alibench.kind") == "run"]
+
+
+def history(folder: Path, run_id: str, metric: str) -> list[tuple[int, float]]:
+    """(step, value) of every logged point of one metric, in step order."""
+    points = client(folder).get_metric_history(run_id, metric)
+    return sorted((m.step, m.value) for m in points)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check: Callable[[], object], timeout: float, what: str,
+               proc: subprocess.Popen | None = None) -> object:
+    """Poll `check` until it returns something truthy; fail naming `what` (and a dead `proc`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"{what}: the process exited with {proc.returncode} first")
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: not within {timeout:.0f} s")
+
+
+def start_session(cmd: list[str], log: Path, cwd: Path | None = None,
+                  env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start `cmd` as the leader of a new session, so its whole process tree can be stopped."""
+    with open(log, "wb") as out:
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
+                                env=env or cli_env(), start_new_session=True)
+
+
+def session_members(sid: int) -> list[int]:
+    """Live (not zombie) processes of a session, read from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        state, session = fields[0], int(fields[3])
+        if session == sid and state != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+def stop_session(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM the process group, then SIGKILL what is left; only this session's processes."""
+    sid = proc.pid
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(sid, sig)
+        for pid in session_members(sid):  # any that moved to a group of its own
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            proc.poll()
+            if not session_members(sid):
+                return
+            time.sleep(0.2)
+    proc.poll()
+    left = session_members(sid)
+    assert not left, f"processes of session {sid} survived SIGKILL: {left}"

@@ -1,0 +1,149 @@
+"""Executors on real parts: spawned workers sharing one sqlite store, and a real Ray cluster."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from runner_helpers import (
+    BIN,
+    cli_env,
+    free_port,
+    history,
+    run_cli,
+    start_session,
+    stop_session,
+    store_args,
+    training_runs,
+    wait_until,
+    write_grid,
+)
+
+from benchmark.config import load_grid, run_key
+from benchmark.executors import available_cores, threads_per_worker
+
+# Logged every `log_every` steps (training.py); evaluation metrics every `eval_every` steps.
+STEP_METRICS = {"loss_d", "loss_g", "d_real", "d_fake", "d_accuracy", "cpu_time_s",
+                "wall_time_s"}
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3, 8])
+def test_workers_times_threads_never_exceeds_the_cores(workers):
+    threads = threads_per_worker(workers)
+    assert threads >= 1
+    assert workers * threads <= max(available_cores(), workers)
+
+
+def spawned_workers(parent: int) -> list[int]:
+    """Process ids of the multiprocessing workers (not the resource tracker) of `parent`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and b"--multiprocessing-fork" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+def test_process_workers_share_one_sqlite_store_and_a_killed_worker_loses_only_its_run(
+        tmp_path):
+    steps, eval_every = 40, 20
+    grid = write_grid(tmp_path / "g.yaml", "parallel", axes={"seed": [0, 1, 2]}, base={
+        "train": {"steps": steps, "log_every": 1, "eval_every": eval_every,
+                  "checkpoint_every": 5}})
+    args = ["--grid", str(grid), *store_args(tmp_path), "--executor", "processes",
+            "--workers", "2"]
+    grid_proc = start_session([sys.executable, "-m", "benchmark.run", *args],
+                              tmp_path / "log.txt", tmp_path)
+    try:
+        # Both workers are in the middle of a run once two runs have a checkpoint.
+        wait_until(lambda: len({p.parent for p in (tmp_path / "ckpt").glob("*/step_*.pt")}) == 2,
+                   300, "two runs with a checkpoint", grid_proc)
+        workers = spawned_workers(grid_proc.pid)
+        assert len(workers) == 2, workers
+        os.kill(workers[0], signal.SIGKILL)  # one worker dies; the grid goes on
+        assert grid_proc.wait(timeout=600) == 1, "a grid with an interrupted run exits 1"
+    finally:
+        stop_session(grid_proc)
+    log = (tmp_path / "log.txt").read_text()
+    outcomes = {line.split()[3].strip("[]"): line.split()[4] for line in log.splitlines()
+                if line.startswith("[")}
+    assert sorted(outcomes) == sorted(run_key(r) for r in load_grid(grid).runs)
+    assert sorted(outcomes.values()) == ["finished", "finished", "interrupted"], log
+
+    # The dead worker's run is left to resume; the other two lost nothing: every point of
+    # their curves is in the store, once.
+    runs = training_runs(tmp_path, "parallel")
+    assert sorted(r.data.tags["run_key"] for r in runs) == sorted(outcomes)
+    killed = [r for r in runs if outcomes[r.data.tags["run_key"]] == "interrupted"]
+    assert [(r.info.status, r.data.tags["outcome"]) for r in killed] == [("RUNNING", "running")]
+    runs = [r for r in runs if r not in killed]
+    names = set(runs[0].data.metrics)
+    assert STEP_METRICS | {"recon_mse"} <= names
+    for run in runs:
+        assert (run.info.status, run.data.tags["outcome"]) == ("FINISHED", "finished")
+        assert set(run.data.metrics) == names
+        for metric in names:
+            steps_logged = [s for s, _ in history(tmp_path, run.info.run_id, metric)]
+            if metric in STEP_METRICS:
+                expected = list(range(1, steps + 1))
+            elif steps_logged[0] == 0:  # a baseline, logged once before training
+                expected = [0]
+            else:  # an evaluation metric
+                expected = list(range(eval_every, steps + 1, eval_every))
+            assert steps_logged == expected, f"{run.data.tags['run_key']} {metric}"
+
+
+@pytest.mark.slow
+def test_a_tiny_grid_runs_on_a_real_local_ray_cluster(tmp_path):
+    # A short temp dir: Ray's unix socket paths must stay under 108 characters.
+    ray_tmp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))
+    port, *others = (free_port() for _ in range(8))
+    names = ["--node-manager-port", "--object-manager-port", "--dashboard-port",
+             "--dashboard-agent-listen-port", "--dashboard-agent-grpc-port",
+             "--metrics-export-port", "--runtime-env-agent-port"]
+    ports = [arg for pair in zip(names, map(str, others), strict=True) for arg in pair]
+    # The cluster starts in a folder of its own, as a real one does: its workers must still
+    # find the grid's store and checkpoints, given here relative to the grid's folder.
+    head_dir = tmp_path / "head"
+    head_dir.mkdir()
+    # Token authentication with a token of the test's own: Ray (2.60) has `ray start --head`
+    # turn it on by itself when ~/.ray/auth_token exists (any local `ray.init()` writes one),
+    # and a driver given an address joins only with RAY_AUTH_MODE=token and the token.
+    env = {**cli_env(), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    env.pop("RAY_AUTH_TOKEN_PATH", None)
+    head = start_session(
+        [str(BIN / "ray"), "start", "--head", "--block", "--node-ip-address", "127.0.0.1",
+         "--port", str(port), "--num-cpus", "2", "--include-dashboard", "false",
+         "--disable-usage-stats", "--temp-dir", str(ray_tmp),
+         "--object-store-memory", str(100 * 2**20), *ports],
+        tmp_path / "ray.log", head_dir, env)
+    try:
+        wait_until(lambda: "Ray runtime started" in (tmp_path / "ray.log").read_text(), 120,
+                   "the Ray head", head)
+        grid = write_grid(tmp_path / "g.yaml", "on-ray", axes={"seed": [0, 1]},
+                          base={"train": {"steps": 6}})
+        out = run_cli(["--grid", str(grid), "--tracking-uri", "sqlite:///mlflow.db",
+                       "--checkpoint-dir", "ckpt", "--executor", "ray",
+                       "--ray-address", f"127.0.0.1:{port}"], tmp_path, env=env)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert out.stdout.count(" finished step=6 ") == 2, out.stdout + out.stderr
+    finally:
+        stop_session(head)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    runs = training_runs(tmp_path, "on-ray")
+    assert len(runs) == 2
+    assert all((r.info.status, r.data.tags["outcome"]) == ("FINISHED", "finished") for r in runs)
+    assert {len(history(tmp_path, r.info.run_id, "loss_d")) for r in runs} == {3}
+    assert len(list((tmp_path / "ckpt").glob("*/step_000000006.pt"))) == 2
+    assert not list(head_dir.iterdir()), "a worker wrote beside the cluster, not the grid"
