@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-from benchmark.data import BatchSampler, DataConfig, load_dataset
+from benchmark.data import BatchSampler, DataConfig, Samples, load_dataset
 from benchmark.errors import ConfigError
 from benchmark.models import ModelConfig, build_ali
 from benchmark.schemes import (
@@ -49,6 +49,11 @@ class Variant:
     run: Callable[[], object]  # one update (or one gradient evaluation for the reference row)
 
 
+def one_gradient(name: str) -> bool:
+    """Extrapolation from the past: the optimizer reuses the previous update's gradient."""
+    return not getattr(OPTIMIZERS[name].cls, "extrapolation_needs_gradient", True)
+
+
 def pairs() -> list[tuple[str, str, bool]]:
     """Every valid (scheme, optimizer, resample); resample only varies where it matters."""
     out = []
@@ -58,20 +63,20 @@ def pairs() -> list[tuple[str, str, bool]]:
                 check_scheme_optimizer(scheme, name)
             except ConfigError:
                 continue
-            eg_with_gradient = scheme == "extragradient" and not name.startswith("past_")
-            for resample in (True, False) if eg_with_gradient else (True,):
+            two_draws = SCHEMES[scheme].needs_extragradient and not one_gradient(name)
+            for resample in (True, False) if two_draws else (True,):
                 out.append((scheme, name, resample))
     return out
 
 
 def goal_of(scheme: str, name: str) -> float | None:
-    if scheme != "extragradient":
+    if not SCHEMES[scheme].needs_extragradient:
         return None
-    return GOALS["past_extragradient" if name.startswith("past_") else "extragradient"]
+    return GOALS["past_extragradient" if one_gradient(name) else "extragradient"]
 
 
 def build_variant(scheme: str, name: str, resample: bool, model: ModelConfig, shape: tuple,
-                  data, batch: int) -> Variant:
+                  data: Samples, batch: int) -> Variant:
     torch.manual_seed(0)
     ali = build_ali(model, shape)
     sampler = BatchSampler(data, batch, seed=0)
@@ -80,12 +85,12 @@ def build_variant(scheme: str, name: str, resample: bool, model: ModelConfig, sh
                       build_optimizer(name, ali.generator_parameters(), LR))
     update: UpdateScheme = SCHEMES[scheme](1, resample)
     label = f"{scheme:<13} {name:<16}"
-    if scheme == "extragradient" and not name.startswith("past_"):
+    if SCHEMES[scheme].needs_extragradient and not one_gradient(name):
         label += " resample" if resample else " reuse"
     return Variant(label.rstrip(), goal_of(scheme, name), lambda: update.step(players))
 
 
-def gradient_only(model: ModelConfig, shape: tuple, data, batch: int) -> Variant:
+def gradient_only(model: ModelConfig, shape: tuple, data: Samples, batch: int) -> Variant:
     """Reference row: one draw plus both players' gradients, no optimizer work."""
     torch.manual_seed(0)
     ali = build_ali(model, shape)
