@@ -8,7 +8,7 @@ the real `python -m ...` in a subprocess, to show what a terminal gets.
 
 from __future__ import annotations
 
-import time
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -197,15 +197,25 @@ def test_run_cli_mistake_is_one_line_and_creates_nothing(case, workdir, capsys):
     assert_nothing_created(workdir, case.id)
 
 
-def test_unreachable_tracking_server_fails_fast(workdir, capsys):
-    """MLflow alone retries a refused connection for about four minutes."""
-    started = time.perf_counter()
+def test_unreachable_tracking_server_is_one_line(workdir, capsys):
     outcome = run_main(run.main, ["--grid", str(write_grid(workdir, tiny_grid())),
                                   "--tracking-uri", UNREACHABLE], capsys)
-    seconds = time.perf_counter() - started
     assert_one_error_line(outcome, r"^--tracking-uri: cannot use 'http://127\.0\.0\.1:1'")
-    assert seconds < 30, f"took {seconds:.1f} s to give up"
     assert_nothing_created(workdir)
+
+
+def test_the_reachability_check_shortens_mlflow_retries_only_inside_it(monkeypatch):
+    """MLflow alone retries a refused connection for about four minutes; the check asks for
+    fewer retries and a short timeout, leaves a user's own settings alone, and restores."""
+    from benchmark.tracking import FAIL_FAST_ENV, fail_fast
+
+    user_key, our_key = sorted(FAIL_FAST_ENV)[:2]
+    monkeypatch.setenv(user_key, "7")
+    monkeypatch.delenv(our_key, raising=False)
+    with fail_fast():
+        assert os.environ[our_key] == FAIL_FAST_ENV[our_key]
+        assert os.environ[user_key] == "7"
+    assert our_key not in os.environ and os.environ[user_key] == "7"
 
 
 # --- python -m benchmark.report ------------------------------------------------------------
@@ -264,11 +274,9 @@ def test_report_on_a_store_that_does_not_exist_creates_none(workdir, capsys):
     assert_nothing_created(workdir)
 
 
-def test_report_on_an_unreachable_server_fails_fast(workdir, capsys):
-    started = time.perf_counter()
+def test_report_on_an_unreachable_server_is_one_line(workdir, capsys):
     outcome = run_main(report.main, ["--experiment", "x", "--tracking-uri", UNREACHABLE], capsys)
     assert_one_error_line(outcome, r"^--tracking-uri: cannot use 'http://127\.0\.0\.1:1'")
-    assert time.perf_counter() - started < 30
     assert_nothing_created(workdir)
 
 
