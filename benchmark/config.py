@@ -302,10 +302,18 @@ def flat_params(cfg: Any, prefix: str = "") -> dict[str, str]:
 
 
 def run_name(cfg: RunConfig) -> str:
-    """Readable and distinct per config in the MLflow UI: dataset, optimizer, scheme, tricks."""
+    """Readable and distinct per config in the MLflow UI: dataset, optimizer, scheme, tricks,
+    and the options that only some optimizers and schemes have, when they are not defaults."""
     tricks = "+".join(s["name"] for s in cfg.stabilizers) or "none"
-    return (f"{cfg.data.dataset}-{cfg.optim.name}-{cfg.scheme.name}-{tricks}"
-            f"-lr{cfg.optim.lr_g:g}_{cfg.optim.lr_d:g}-s{cfg.seed}")
+    variants = []
+    if cfg.scheme.name == "extragradient" and not cfg.scheme.resample:
+        variants.append("noresample")
+    if not cfg.optim.moments_on_extrapolation:
+        variants.append("nomoments")
+    if cfg.optim.averaging != "none":
+        variants.append(f"avg_{cfg.optim.averaging}")
+    return "-".join([cfg.data.dataset, cfg.optim.name, cfg.scheme.name, *variants, tricks,
+                     f"lr{cfg.optim.lr_g:g}_{cfg.optim.lr_d:g}", f"s{cfg.seed}"])
 
 
 # ---------------------------------------------------------------------------------------------
