@@ -11,10 +11,15 @@ import contextlib
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
-from benchmark.config import RunConfig, run_key, run_name
 from benchmark.errors import ConfigError
-from benchmark.runs import RunSummary, Target, execute
+
+# torch and MLflow load only when a run executes, so `benchmark.run --help` (which lists the
+# executors) starts in a fraction of a second.
+if TYPE_CHECKING:
+    from benchmark.config import RunConfig
+    from benchmark.runs import RunSummary, Target
 
 
 def available_cores() -> int:
@@ -32,6 +37,8 @@ def threads_per_worker(workers: int) -> int:
 def run_local(runs: list[RunConfig], target: Target, progress_factory: Callable | None = None,
               **_: object) -> Iterator[RunSummary]:
     """One run after another, in this process."""
+    from benchmark.runs import execute
+
     for cfg in runs:
         progress = progress_factory(cfg) if progress_factory else None
         try:
@@ -43,6 +50,8 @@ def run_local(runs: list[RunConfig], target: Target, progress_factory: Callable 
 
 def _serve(conn, target: Target, threads: int) -> None:
     """A worker process: run each config the grid process sends, send back its summary."""
+    from benchmark.runs import execute
+
     while True:
         try:
             cfg = conn.recv()
@@ -77,8 +86,7 @@ class _Worker:
             with contextlib.suppress(EOFError, OSError):
                 return self.conn.recv()
         self.proc.join()
-        return RunSummary(run_key(cfg), run_name(cfg), "interrupted",
-                          error=f"worker exited with code {self.proc.exitcode}")
+        return _interrupted(cfg, f"worker exited with code {self.proc.exitcode}")
 
     def stop(self) -> None:
         if self.proc.is_alive():
@@ -154,8 +162,7 @@ def run_ray(runs: list[RunConfig], target: Target, workers: int = 0,
                 try:
                     yield ray.get(ref)
                 except ray.exceptions.RayError as err:  # the worker or its node died
-                    yield RunSummary(run_key(cfg), run_name(cfg), "interrupted",
-                                     error=str(err).splitlines()[0][:300])
+                    yield _interrupted(cfg, str(err).splitlines()[0][:300])
     finally:
         if started_here:
             ray.shutdown()
@@ -166,9 +173,19 @@ def _ray_task(cfg: RunConfig, target: Target, threads: int, cwd: str) -> RunSumm
     # driver's folder exists too (the same machine, or the same shared mount), work there, so
     # relative paths (the default sqlite store, checkpoints, data) mean what they mean to the
     # driver and do not silently name a second store.
+    from benchmark.runs import execute
+
     if os.path.isdir(cwd):
         os.chdir(cwd)
     return execute(cfg, target, threads=threads)
+
+
+def _interrupted(cfg: RunConfig, error: str) -> RunSummary:
+    """The summary of a run whose worker died before it could send one."""
+    from benchmark.config import run_key, run_name
+    from benchmark.runs import RunSummary
+
+    return RunSummary(run_key(cfg), run_name(cfg), "interrupted", error=error)
 
 
 EXECUTORS: dict[str, Callable[..., Iterator[RunSummary]]] = {

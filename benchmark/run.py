@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from benchmark.config import Grid, load_grid, parse_set, run_key, run_name
 from benchmark.errors import AlibenchError, ConfigError
-from benchmark.progress import GridProgress
 from benchmark.tracking import DEFAULT_TRACKING_URI, STATE_NEW, MlflowStore
+
+# The config, progress and runs (which load torch) are imported where they are used, so `--help`
+# and argument mistakes answer without loading torch (MLflow loads inside MlflowStore).
+if TYPE_CHECKING:
+    from benchmark.config import Grid
 
 DEFAULT_CHECKPOINT_DIR = "runs/checkpoints"
 
@@ -54,6 +57,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def store_states(grid: Grid, tracking_uri: str) -> list[str]:
     """Each run's state in the store, without creating anything."""
+    from benchmark.config import run_key
+
     if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri[10:]).exists():
         return [STATE_NEW] * len(grid.runs)
     store = MlflowStore(tracking_uri)
@@ -82,6 +87,8 @@ def check_data(grid: Grid) -> None:
 
 
 def print_dry_run(grid: Grid, states: list[str]) -> None:
+    from benchmark.config import run_key, run_name
+
     print(f"grid {grid.name!r}: {len(grid.runs)} runs")
     print(f"{'#':>4}  {'run key':<12}  {'state':<11}  name")
     for i, (cfg, state) in enumerate(zip(grid.runs, states, strict=True), 1):
@@ -89,7 +96,9 @@ def print_dry_run(grid: Grid, states: list[str]) -> None:
 
 
 def run_grid(args: argparse.Namespace) -> int:
+    from benchmark.config import load_grid, parse_set
     from benchmark.executors import EXECUTORS
+    from benchmark.progress import GridProgress
     from benchmark.runs import Target
 
     overrides = parse_set(args.set)
