@@ -35,14 +35,14 @@ def threads_per_worker(workers: int) -> int:
 
 
 def run_local(runs: list[RunConfig], target: Target, progress_factory: Callable | None = None,
-              **_: object) -> Iterator[RunSummary]:
-    """One run after another, in this process."""
+              threads: int | None = None, **_: object) -> Iterator[RunSummary]:
+    """One run after another, in this process (`threads`: torch's thread count, None: its own)."""
     from benchmark.runs import execute
 
     for cfg in runs:
         progress = progress_factory(cfg) if progress_factory else None
         try:
-            yield execute(cfg, target, progress=progress)
+            yield execute(cfg, target, threads=threads, progress=progress)
         finally:
             if progress is not None:
                 progress.close()

@@ -56,7 +56,12 @@ def final_metrics(client, run, keys=("loss_d", "loss_g", "d_real", "d_fake", "re
 def test_tiny_run_end_to_end_into_mlflow(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     grid = write_grid(tmp_path, "tiny")
-    assert main(["--grid", str(grid), *store_args(tmp_path)]) == 0
+    threads = torch.get_num_threads()
+    try:
+        assert main(["--grid", str(grid), *store_args(tmp_path), "--threads", "1"]) == 0
+        assert torch.get_num_threads() == 1  # --threads reached the run
+    finally:
+        torch.set_num_threads(threads)
 
     client, runs = runs_of(tmp_path, "tiny")
     (run,) = runs
