@@ -48,7 +48,8 @@ def test_run_key_ignores_where_the_data_lives_but_not_the_numbers():
 BAD_GRIDS = [
     ({"base": {"optim": {"lr_gg": 1}}}, r"^optim\.lr_gg: unknown key"),
     ({"base": {"train": {"steps": "many"}}}, r"^train\.steps: expected int, got 'many'"),
-    ({"base": {"data": {"dataset": "mnits"}}}, r"^data\.dataset: unknown value 'mnits'; choose from: .*mnist"),
+    ({"base": {"data": {"dataset": "mnits"}}},
+     r"^data\.dataset: unknown value 'mnits'; choose from: .*mnist"),
     ({"base": {"optim": {"lr_d": -0.1}}}, r"^optim\.lr_d: -0\.1 must be greater than 0"),
     ({"base": {"optim": {"name": "adam"}, "scheme": {"name": "extragradient"}}},
      r"^optim\.name: 'adam' does not fit scheme\.name 'extragradient'; choose from: .*extra_adam"),
