@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from benchmark.config import merge
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ALIBENCH_TEST_DATA", "/work/shared/data"))
 BIN = Path(sys.executable).parent
@@ -27,13 +29,6 @@ TINY_BASE = {
     "eval": {"metrics": ["recon_mse"], "recon_count": 60},
 }
 FINAL_METRICS = ("loss_d", "loss_g", "recon_mse")
-
-
-def merge(base: dict, override: dict) -> dict:
-    out = dict(base)
-    for key, value in override.items():
-        out[key] = merge(out[key], value) if isinstance(value, dict) and key in out else value
-    return out
 
 
 def write_grid(path: Path, name: str, base: dict | None = None, **rest) -> Path:
