@@ -71,16 +71,19 @@ def bare_step(model: ModelConfig, shape: tuple[int, ...], batch: torch.Tensor,
               stabilizers: list[Stabilizer] | None = None, seed: int = 0,
               lr_g: float = 2e-4, lr_d: float = 1e-4,
               make_optimizer: MakeOptimizer | None = None,
-              memory_format: torch.memory_format = torch.contiguous_format) -> BareStep:
+              memory_format: torch.memory_format | None = None) -> BareStep:
     """Build the networks, both optimizers and the scheme around one fixed `batch`.
 
     `make_optimizer(params, lr)` replaces the registry's `optimizer` (to compare
-    implementations); `memory_format` lays out the networks' weights and the batch.
+    implementations); `memory_format`, if given, lays out the networks' weights and the batch
+    in place of the suite's choice (`benchmark.models.CONV_MEMORY_FORMAT` for the weights).
     """
     torch.manual_seed(seed)
-    ali = build_ali(model, shape).to(memory_format=memory_format)
+    ali = build_ali(model, shape)
+    if memory_format is not None:
+        ali = ali.to(memory_format=memory_format)
+        batch = batch.contiguous(memory_format=memory_format)
     ali.train()
-    batch = batch.contiguous(memory_format=memory_format)
     game = Game(ali, stabilizers or [], lambda: batch, torch.device("cpu"))
     make = make_optimizer or (lambda params, lr: build_optimizer(optimizer, params, lr))
     players = Players(game, make(ali.discriminator_parameters(), lr_d),

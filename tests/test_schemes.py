@@ -92,8 +92,9 @@ def record_draws(game: Game) -> list[Draw]:
 
 
 def player_vectors(ali: ALI) -> dict[str, torch.Tensor]:
-    return {name: torch.nn.utils.parameters_to_vector(getattr(ali, name).parameters()).detach()
-            .clone() for name in PLAYERS}
+    # reshape, not parameters_to_vector: its view() refuses the channels-last conv weights
+    return {name: torch.cat([p.detach().reshape(-1) for p in getattr(ali, name).parameters()])
+            for name in PLAYERS}
 
 
 def gradient_is_live(module: torch.nn.Module) -> bool:

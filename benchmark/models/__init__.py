@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from benchmark.errors import ConfigError
@@ -11,14 +12,20 @@ from benchmark.models.mlp import MLPDecoder, MLPDiscriminator, MLPEncoder
 from benchmark.models.settings import ModelConfig
 from benchmark.models.tables import ARCHITECTURES, Architecture
 
-__all__ = ["ALI", "EncoderOutput", "ModelConfig", "build_ali", "build_encoder", "reparametrize"]
+# Convolutions run faster on the CPU with channels-last (NHWC) weights: +22% per update at width
+# 0.125, +7-11% at 0.5, within noise at 1 (bench/hardware.py). Activations follow the weights.
+CONV_MEMORY_FORMAT = torch.channels_last
+
+__all__ = ["ALI", "CONV_MEMORY_FORMAT", "EncoderOutput", "ModelConfig", "build_ali", "build_encoder",
+           "reparametrize"]
 
 
 def build_encoder(cfg: ModelConfig, data_shape: tuple[int, ...]) -> nn.Module:
     """The encoder alone: evaluation compares the trained one with a randomly initialised one."""
     if len(data_shape) == 1:
         return MLPEncoder(data_shape[0], cfg.z_dim, cfg.hidden, cfg.leak)
-    return ConvEncoder(_architecture(data_shape), data_shape[0], cfg.z_dim, cfg.width, cfg.leak)
+    encoder = ConvEncoder(_architecture(data_shape), data_shape[0], cfg.z_dim, cfg.width, cfg.leak)
+    return encoder.to(memory_format=CONV_MEMORY_FORMAT)
 
 
 def build_ali(cfg: ModelConfig, data_shape: tuple[int, ...]) -> ALI:
@@ -37,7 +44,7 @@ def build_ali(cfg: ModelConfig, data_shape: tuple[int, ...]) -> ALI:
         ConvDecoder(arch, channels, cfg.z_dim, cfg.width, cfg.leak),
         ConvDiscriminator(arch, channels, cfg.z_dim, cfg.width, cfg.leak, cfg.dropout),
         cfg.z_dim,
-    )
+    ).to(memory_format=CONV_MEMORY_FORMAT)
 
 
 def _architecture(data_shape: tuple[int, ...]) -> Architecture:
