@@ -8,8 +8,9 @@ the CLI's own start-up.
   executor) in a fresh process, store and cache; one factor at a time from MNIST 10k, 28x28,
   batch 100 (the seed report's 28x28 model at width 1, z_dim 128): the dataset (digits, MNIST
   1k/10k/60k), the image size (28/32/64) and the batch (50/100/200). Reported: the process's
-  wall time, its peak RSS (`os.wait4`'s rusage of that child alone) and seconds per step from
-  the run's own `wall_time_s` metric (steps log_every..steps, no evaluation inside).
+  wall time, its peak RSS (its own rusage, through a small launcher: see `LAUNCHER`) and
+  seconds per step from the run's own `wall_time_s` metric (steps log_every..steps, no
+  evaluation inside).
 - workers: runs per hour of bench/runner.py's tiny grid under `local` and `processes` with
   1, 2 and 4 workers (bench/runner.py's own `time_grid`).
 - cli: `python -m benchmark.run --help`, and `--dry-run` of a 500-run grid (5 learning rates x
@@ -85,23 +86,30 @@ def run_grid(point: Point, steps: int, width: float) -> dict:
     }
 
 
+# Runs the command and writes its peak RSS (KB) to argv[1]. A child's ru_maxrss starts from
+# the RSS of the process it was forked from, so this small launcher, not this bench (which has
+# torch loaded), is the one that forks the measured command.
+LAUNCHER = """import resource, subprocess, sys
+code = subprocess.call(sys.argv[2:])
+with open(sys.argv[1], "w") as f:
+    f.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(code)
+"""
+
+
 def cli(args: list[str], cwd: Path) -> tuple[float, float, subprocess.CompletedProcess]:
     """Wall seconds and peak RSS (MB) of `python -m benchmark.run ARGS` in a fresh process."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out_path, err_path = cwd / "stdout.txt", cwd / "stderr.txt"
-    with open(out_path, "w") as out, open(err_path, "w") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "benchmark.run", *args], cwd=cwd,
-                                env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    done = subprocess.CompletedProcess(proc.args, proc.returncode, out_path.read_text(),
-                                       err_path.read_text())
+    rss_path = cwd / "maxrss.txt"
+    command = [sys.executable, "-c", LAUNCHER, str(rss_path),
+               sys.executable, "-m", "benchmark.run", *args]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)}: exit {done.returncode}\n{done.stdout}\n"
                          f"{done.stderr[-3000:]}")
-    return seconds, usage.ru_maxrss / 1024, done
+    return seconds, int(rss_path.read_text()) / 1024, done
 
 
 def step_seconds(uri: str, steps: int) -> float:
@@ -225,6 +233,7 @@ def main() -> None:
     args = p.parse_args()
     if args.steps % LOG_EVERY or args.steps < 2 * LOG_EVERY:
         p.error(f"--steps: expected a multiple of {LOG_EVERY} of at least {2 * LOG_EVERY}")
+    args.data_root = str(Path(args.data_root).resolve())  # the CLI runs in its own folder
     parts = args.parts.split(",")
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:

@@ -11,12 +11,16 @@ z_dim 128), width 1, batch 100, the default scheme and optimizer (alternating Ad
   instance noise, real data through the sampler, and the default cadence of `TrainConfig`
   (log every 10 steps, evaluate and checkpoint every 500 and at the end).
 
-Bare and loop take turns (bare, loop, bare, ...), so load from other jobs hits both. The
-`progress(step)` timestamps of `train` split the loop's time: per-step cost over whole logging
-cycles (steps 11..N-1; medians of single steps for loop and bare alike, so a stall caused by
-another job is not counted as overhead, and the logging steps' extra amortised over
-log_every), the last step's extra (one evaluation + one checkpoint, amortised over their
-500-step cadence), and once-per-run work (build, data, baselines; final panels).
+Bare and loop take turns step by step: after each step of the loop (in `train`'s `progress`
+callback) one bare update runs, and the loop's next step is timed from when it returns. Drift
+of the machine (other jobs, CPU frequency, the allocator's state) hits both alike, which whole
+blocks of bare steps before and after the loop did not ensure (their overhead swung between
+0% and 6% from run to run). The `progress(step)` timestamps split the loop's time: per-step
+cost over whole logging cycles (steps 11..N-1; medians of single steps for loop and bare
+alike, so a stall caused by another job is not counted as overhead, and the logging steps'
+extra amortised over log_every), the last step's extra (one evaluation + one checkpoint,
+amortised over their 500-step cadence), and once-per-run work (build, data, baselines; final
+panels).
 Goal: per-step overhead plus amortised evaluation and checkpoint under 5% of the bare step.
 """
 
@@ -27,6 +31,7 @@ import dataclasses
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +61,7 @@ STABILIZERS = [{"name": "instance_noise", "std": 0.1}]
 class LoopTiming:
     plain: list[float]  # seconds of the steps that neither logged nor evaluated (after warm-up)
     logged: list[float]  # seconds of the steps that also logged (every log_every)
+    bare: list[float]  # seconds of the bare updates run between the loop's steps
     last_s: float  # the last step: it logs, evaluates and checkpoints
     startup_s: float  # from calling train to the end of the first step, minus one step
     finish_s: float  # after the last step: the final panels
@@ -71,29 +77,39 @@ def run_config(paper: PaperModel, model: ModelConfig, data_root: str, steps: int
     return cfg
 
 
-def time_loop(cfg: RunConfig, store: MlflowStore, experiment: str, checkpoints: Path) -> LoopTiming:
-    """One full `train` call into a new MLflow run and an empty checkpoint folder."""
+def time_loop(cfg: RunConfig, store: MlflowStore, experiment: str, checkpoints: Path,
+              bare: Callable[[], object]) -> LoopTiming:
+    """One full `train` call into a new MLflow run, with one `bare` update after each step."""
     key = run_key(cfg)
     run_id = store.start_run(experiment, run_name(cfg), flat_params(cfg), {TAG_RUN_KEY: key}, None)
-    stamps: dict[int, float] = {}
+    last, log = cfg.train.steps, cfg.train.log_every
+    ended_at: dict[int, float] = {}  # step -> when the loop finished it
+    resumed_at: dict[int, float] = {}  # step -> when the bare update after it returned
+    bare_s: list[float] = []
+
+    def between_steps(step: int) -> None:
+        ended_at[step] = time.perf_counter()
+        if step < last:
+            bare()
+            resumed_at[step] = time.perf_counter()
+            bare_s.append(resumed_at[step] - ended_at[step])
+
     started = time.perf_counter()
-    result = train(cfg, store.tracker(run_id), checkpoints,
-                   lambda step: stamps.__setitem__(step, time.perf_counter()))
-    ended = time.perf_counter()
+    result = train(cfg, store.tracker(run_id), checkpoints, between_steps)
+    finished = time.perf_counter()
     if result.outcome != "finished":
         raise SystemExit(f"the timed run ended {result.outcome} at step {result.step}")
-    last, log = cfg.train.steps, cfg.train.log_every
     # The first logging cycle is the warm-up; the last step also evaluates and checkpoints.
-    seconds = {s: stamps[s] - stamps[s - 1] for s in range(log + 1, last)}
-    plain = [t for s, t in seconds.items() if s % log]
-    logged = [t for s, t in seconds.items() if not s % log]
-    return LoopTiming(plain, logged, stamps[last] - stamps[last - 1],
-                      stamps[1] - started - statistics.median(plain), ended - stamps[last])
+    seconds = {s: ended_at[s] - resumed_at[s - 1] for s in range(log + 1, last + 1)}
+    plain = [t for s, t in seconds.items() if s % log and s < last]
+    logged = [t for s, t in seconds.items() if not s % log and s < last]
+    return LoopTiming(plain, logged, bare_s[log:], seconds[last],
+                      ended_at[1] - started - statistics.median(plain), finished - ended_at[last])
 
 
 def measure(paper: PaperModel, model: ModelConfig, data_root: str, loop_steps: int,
-            bare_steps: int, rounds: int, work: Path) -> dict:
-    """Bare, then (loop, bare) `rounds` times; each loop against the bare steps around it.
+            rounds: int, work: Path) -> dict:
+    """`rounds` loops, each with bare updates between its steps; medians over the rounds.
 
     Medians of single steps, so a stall from another job does not count as loop overhead; the
     steps that log are compared with the plain ones and amortised over `log_every`.
@@ -104,20 +120,12 @@ def measure(paper: PaperModel, model: ModelConfig, data_root: str, loop_steps: i
     store = MlflowStore(f"sqlite:///{work}/mlflow.db")
     experiment = store.experiment_id("bench-training")
     log, median = cfg.train.log_every, statistics.median
-
-    def bare() -> list[float]:
-        # `train` turns deterministic kernels on for the process; the bare step goes without.
-        torch.use_deterministic_algorithms(False)
-        return step_times(bare_step(model, paper.shape, batch).run, bare_steps)
-
-    bares, loops = [bare()], []
-    for r in range(rounds):
-        loops.append(time_loop(cfg, store, experiment, work / f"ckpt-{paper.label}-{r}"))
-        bares.append(bare())
+    bare = bare_step(model, paper.shape, batch).run
+    step_times(bare, 0)  # warm-up: the first calls allocate and pick kernels
     rows = []
-    for r, loop in enumerate(loops):
-        reference = median(bares[r] + bares[r + 1])
-        plain, logged = median(loop.plain), median(loop.logged)
+    for r in range(rounds):
+        loop = time_loop(cfg, store, experiment, work / f"ckpt-{paper.label}-{r}", bare)
+        reference, plain, logged = median(loop.bare), median(loop.plain), median(loop.logged)
         step_s = plain + (logged - plain) / log  # a step with its share of logging
         eval_checkpoint_s = loop.last_s - logged
         rows.append({"bare_s": reference, "loop_s": step_s,
@@ -132,12 +140,10 @@ def measure(paper: PaperModel, model: ModelConfig, data_root: str, loop_steps: i
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-root", default="data", help="folder holding mnist/ and cifar10/")
-    p.add_argument("--rounds", type=int, default=1, help="loop runs per model, each between "
-                                                         "two bare measurements (default: 1)")
+    p.add_argument("--rounds", type=int, default=2,
+                   help="timed runs per model, medians over them (default: 2)")
     p.add_argument("--loop-steps", type=int, default=41,
                    help="steps of each timed run, 10k+1 (default: 41)")
-    p.add_argument("--bare-steps", type=int, default=20,
-                   help="timed bare steps per measurement (default: 20)")
     p.add_argument("--models", default=",".join(PAPER_MODELS),
                    help=f"comma-separated, from {', '.join(PAPER_MODELS)}")
     p.add_argument("--quick", action="store_true",
@@ -150,7 +156,7 @@ def main() -> None:
     if args.loop_steps % log != 1 or args.loop_steps < 2 * log + 1:
         p.error(f"--loop-steps: expected 10k+1 with k >= 2, got {args.loop_steps}")
     if args.quick:
-        args.loop_steps, args.bare_steps = 2 * log + 1, 5
+        args.loop_steps = 2 * log + 1
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.wait_load:
@@ -164,15 +170,15 @@ def main() -> None:
             if args.quick:
                 model = dataclasses.replace(model, width=0.125)
             rows.append((paper, model, measure(paper, model, args.data_root, args.loop_steps,
-                                               args.bare_steps, args.rounds, Path(tmp))))
+                                               args.rounds, Path(tmp))))
 
     defaults = TrainConfig()
     print(f"training throughput, alternating adam, batch {BATCH}, loop with "
           f"{STABILIZERS[0]['name']}(std={STABILIZERS[0]['std']}) and MLflow (sqlite); default "
           f"cadence: log every {defaults.log_every}, eval + checkpoint every "
           f"{defaults.eval_every}")
-    print(f"{machine_line()}; {args.rounds} round(s), loop {args.loop_steps} steps, bare "
-          f"{args.bare_steps} steps{' (quick: width 0.125)' if args.quick else ''}")
+    print(f"{machine_line()}; {args.rounds} round(s) of {args.loop_steps} loop steps, a bare "
+          f"update after each{' (quick: width 0.125)' if args.quick else ''}")
     print(f"{'model':<7} {'bare img/s':>10} {'loop img/s':>10} {'overhead':>9} {'of which log':>12} "
           f"{'eval+ckpt':>9} {'total':>7}  {'eval+ckpt s':>11} {'start s':>8} {'panels s':>8}")
     missed = []

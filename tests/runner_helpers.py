@@ -28,6 +28,12 @@ TINY_BASE = {
     "train": {"steps": 12, "log_every": 2, "eval_every": 6, "checkpoint_every": 3},
     "eval": {"metrics": ["recon_mse"], "recon_count": 60},
 }
+# The same run checkpointed and evaluated every 4 steps with small panels: the training and
+# fault tests kill and resume it between checkpoints.
+TINY_CHECKPOINTED = merge(TINY_BASE, {
+    "train": {"eval_every": 4, "checkpoint_every": 4},
+    "eval": {"recon_count": 64, "panel_count": 4, "interpolation_steps": 4},
+})
 FINAL_METRICS = ("loss_d", "loss_g", "recon_mse")
 
 

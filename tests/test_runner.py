@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from runner_helpers import (
     FINAL_METRICS,
     ROOT,
     SHARED,
+    cli_env,
     history,
     run_cli,
     session_members,
@@ -98,6 +100,26 @@ def test_dry_run_shows_each_runs_state_in_the_store(tmp_path, capsys):
     # Another experiment shares nothing with this one.
     other = write_grid(tmp_path / "o.yaml", "states-elsewhere", axes={"seed": [0, 1, 2, 3, 4]})
     assert set(dry_run_rows(capsys, other, tmp_path).values()) == {"new"}
+
+
+def test_dry_run_and_config_errors_do_not_import_the_evaluation_libraries(tmp_path):
+    """torch-fidelity, torchvision, sklearn and matplotlib take seconds to import; a dry run or a
+    typo in a grid needs none of them (bench/scale.py times the CLI)."""
+    grid = write_grid(tmp_path / "g.yaml", "light", axes={"seed": [0, 1]})
+    typo = write_grid(tmp_path / "typo.yaml", "light", base={"optim": {"lr_gg": 1.0}})
+    probe = (
+        "import sys\nfrom benchmark.run import main\n"
+        "def code(argv):\n"
+        "    try:\n        return main(argv)\n"
+        "    except SystemExit as e:\n        return e.code\n"
+        f"codes = [code(['--grid', {str(grid)!r}, '--dry-run', '--tracking-uri', "
+        f"'sqlite:///{tmp_path}/mlflow.db']), code(['--grid', {str(typo)!r}, '--dry-run'])]\n"
+        "heavy = ('torch_fidelity', 'torchvision', 'sklearn', 'matplotlib')\n"
+        "print(codes, sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=cli_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip().splitlines()[-1] == "[0, 2] []", done.stdout + done.stderr
 
 
 # --- killed and resumed ----------------------------------------------------------------------

@@ -13,20 +13,13 @@ import mlflow
 import pytest
 import torch
 import yaml
+from runner_helpers import TINY_CHECKPOINTED as TINY
 
 from benchmark.checkpoint import checkpoints, load_latest, save
 from benchmark.run import main
 from benchmark.training import CollapseMonitor
 
 ROOT = Path(__file__).resolve().parents[1]
-
-TINY = {
-    "data": {"dataset": "digits", "batch_size": 50},
-    "model": {"z_dim": 8, "width": 0.125},
-    "train": {"steps": 12, "log_every": 2, "eval_every": 4, "checkpoint_every": 4},
-    "eval": {"metrics": ["recon_mse"], "recon_count": 64, "panel_count": 4,
-             "interpolation_steps": 4},
-}
 
 
 def write_grid(folder: Path, name: str, base: dict | None = None, **extra) -> Path:

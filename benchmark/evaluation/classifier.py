@@ -16,10 +16,7 @@ from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
-import torch_fidelity
 from torch import nn
-from torch_fidelity.feature_extractor_base import FeatureExtractorBase
-from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
 from benchmark.evaluation.caching import atomic_torch_save, digest
 from benchmark.evaluation.tensors import as_unit_float, batched, fork_rng
@@ -145,45 +142,3 @@ def load_classifier(path: str | os.PathLike, device: torch.device | None = None
     model.load_state_dict(checkpoint["state_dict"])
     model.to(device or torch.device("cpu")).eval()
     return model, float(checkpoint["test_acc"])
-
-
-class ClassifierFeatureExtractor(FeatureExtractorBase):
-    """torch-fidelity's view of the classifier: penultimate features and logits of uint8 images."""
-
-    def __init__(self, name: str, features_list: list[str],
-                 feature_extractor_weights_path: str | None = None, **kwargs):
-        super().__init__(name, features_list)
-        if feature_extractor_weights_path is None:
-            raise ValueError(f"{name} needs feature_extractor_weights_path (a classifier file)")
-        self.model, _ = load_classifier(feature_extractor_weights_path)
-        self.channels = self.model.features[0].in_channels
-        self.requires_grad_(False)
-        self.eval()
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        assert x.dtype == torch.uint8 and x.dim() == 4 and x.shape[1] == 3, (x.dtype, x.shape)
-        x = as_unit_float(x[:, : self.channels])  # grayscale arrives repeated to 3 channels
-        hidden = self.model.features(x)
-        out = {FEATURE_PENULTIMATE: hidden, FEATURE_LOGITS: self.model.head(hidden)}
-        return tuple(out[name] for name in self.features_list)
-
-    @staticmethod
-    def get_provided_features_list() -> tuple[str, ...]:
-        return FEATURE_PENULTIMATE, FEATURE_LOGITS
-
-    @staticmethod
-    def get_default_feature_layer_for_metric(metric: str) -> str:
-        return FEATURE_LOGITS if metric == "isc" else FEATURE_PENULTIMATE
-
-    @staticmethod
-    def can_be_compiled() -> bool:
-        return False
-
-    @staticmethod
-    def get_dummy_input_for_compile() -> torch.Tensor:
-        return torch.zeros(1, 3, 28, 28, dtype=torch.uint8)
-
-
-# torch-fidelity's registry refuses duplicates; a module re-import must not register twice.
-if CLASSIFIER_EXTRACTOR not in FEATURE_EXTRACTORS_REGISTRY:
-    torch_fidelity.register_feature_extractor(CLASSIFIER_EXTRACTOR, ClassifierFeatureExtractor)

@@ -13,10 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 
 from benchmark.errors import ConfigError, DataError
 from benchmark.evaluation.classifier import CLASSIFIER_EXTRACTOR
+
+# torch-fidelity's `feature_extractor_inceptionv3.URL_INCEPTION_V3`, copied so that naming it in an
+# error does not import torch-fidelity (tests/evaluation/test_eval_inception.py checks the copy).
+URL_INCEPTION_V3 = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
+                    "weights-inception-2015-12-05-6726825d.pth")
 
 
 @dataclass(frozen=True)

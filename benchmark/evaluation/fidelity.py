@@ -8,20 +8,20 @@ Images become uint8 RGB only here, the boundary torch-fidelity expects.
 from __future__ import annotations
 
 import torch
-import torch_fidelity
 from torch.utils.data import Dataset
 
 from benchmark.evaluation.feature_extractors import FeatureExtractor
 from benchmark.evaluation.tensors import to_uint8_rgb
 
-# torch-fidelity's result keys -> ours without the extractor suffix; ours are `<name>_<key>`
-# followed by `_std` where torch-fidelity reports a spread.
+# torch-fidelity's result keys (by their constants' names, as torch-fidelity is imported only to
+# compute) -> ours without the extractor suffix; ours are `<name>_<key>` followed by `_std` where
+# torch-fidelity reports a spread.
 _RENAME = {
-    torch_fidelity.KEY_METRIC_FID: ("fid", ""),
-    torch_fidelity.KEY_METRIC_KID_MEAN: ("kid", ""),
-    torch_fidelity.KEY_METRIC_KID_STD: ("kid", "_std"),
-    torch_fidelity.KEY_METRIC_ISC_MEAN: ("is", ""),
-    torch_fidelity.KEY_METRIC_ISC_STD: ("is", "_std"),
+    "KEY_METRIC_FID": ("fid", ""),
+    "KEY_METRIC_KID_MEAN": ("kid", ""),
+    "KEY_METRIC_KID_STD": ("kid", "_std"),
+    "KEY_METRIC_ISC_MEAN": ("is", ""),
+    "KEY_METRIC_ISC_STD": ("is", "_std"),
 }
 
 
@@ -51,6 +51,10 @@ def fidelity_metrics(generated: torch.Tensor, real: torch.Tensor, extractor: Fea
     `weights_path` goes to torch-fidelity as `feature_extractor_weights_path`. Its disk cache is
     off: our inputs change with every evaluation and the real features are cheap to recompute.
     """
+    import torch_fidelity  # seconds to import: only here, when metrics are computed
+
+    from benchmark.evaluation import fidelity_classifier  # noqa: F401  (registers the classifier)
+
     raw = torch_fidelity.calculate_metrics(
         input1=UInt8Images(generated), input2=UInt8Images(real),
         fid=True, kid=True, isc=True,
@@ -59,5 +63,5 @@ def fidelity_metrics(generated: torch.Tensor, real: torch.Tensor, extractor: Fea
         kid_subset_size=kid_subset_size, batch_size=min(batch_size, extractor.max_batch),
         cuda=cuda, save_cpu_ram=True, cache=False, verbose=False,
     )
-    return {f"{name}_{extractor.key}{suffix}": float(raw[tf_key])
-            for tf_key, (name, suffix) in _RENAME.items()}
+    return {f"{name}_{extractor.key}{suffix}": float(raw[getattr(torch_fidelity, constant)])
+            for constant, (name, suffix) in _RENAME.items()}

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from torch import nn
-from torchvision.utils import make_grid
 
 from benchmark.evaluation.tensors import as_unit_float
 
@@ -22,6 +19,8 @@ PADDING = 2  # pixels between tiles (torchvision's default)
 
 def grid_to_image(x: torch.Tensor, nrow: int) -> np.ndarray:
     """Images (N, C, H, W) in [0, 1] or uint8 -> one uint8 (H', W', 3) grid, `nrow` per row."""
+    from torchvision.utils import make_grid  # seconds to import: only when drawing
+
     grid = make_grid(as_unit_float(x.cpu()).clamp(0, 1), nrow=nrow, padding=PADDING)
     return (grid * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
@@ -60,6 +59,9 @@ def interpolation_panel(ali: nn.Module, x1: torch.Tensor, x2: torch.Tensor, step
 
 def scatter_panel(samples: torch.Tensor, real: torch.Tensor, size_px: int = 480) -> np.ndarray:
     """2-D samples (orange) over real points (blue), as a uint8 (H, W, 3) image."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(size_px / 100, size_px / 100), dpi=100)
     canvas = FigureCanvasAgg(fig)
     ax = fig.add_subplot()

@@ -11,9 +11,6 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
 KEY_PROBE_ACC = "probe_acc"
 KEY_PROBE_ACC_STD = "probe_acc_std"
@@ -36,6 +33,10 @@ def fit_and_score(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Te
     """
     if not (torch.isfinite(train_x).all() and torch.isfinite(test_x).all()):
         return float("nan")
+    from sklearn.exceptions import ConvergenceWarning  # a second to import: only when fitting
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
     scaler = StandardScaler().fit(train_x.double().numpy())
     clf = LogisticRegression(max_iter=1000)
     with warnings.catch_warnings():

@@ -14,12 +14,12 @@ from benchmark.evaluation.classifier import (
     CLASSIFIER_EXTRACTOR,
     FEATURE_LOGITS,
     FEATURE_PENULTIMATE,
-    ClassifierFeatureExtractor,
     ClassifierSettings,
     classifier_accuracy,
     load_or_train_classifier,
     train_classifier,
 )
+from benchmark.evaluation.fidelity_classifier import ClassifierFeatureExtractor
 
 
 def _settings(n: int, seed: int = 0, epochs: int = 1) -> ClassifierSettings:

@@ -15,22 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from runner_helpers import TINY_CHECKPOINTED  # the smallest grid that trains and resumes
 
 ROOT = Path(__file__).resolve().parents[2]
-
-# The smallest grid that trains: digits ship inside scikit-learn, a tiny network, a few steps.
-TINY_BASE = {
-    "data": {"dataset": "digits", "batch_size": 50},
-    "model": {"z_dim": 8, "width": 0.125},
-    "train": {"steps": 12, "log_every": 2, "eval_every": 4, "checkpoint_every": 4},
-    "eval": {"metrics": ["recon_mse"], "recon_count": 64, "panel_count": 4,
-             "interpolation_steps": 4},
-}
 
 
 def tiny_grid(name: str = "tiny", **sections) -> dict:
     """The tiny grid with `base` sections merged in and top-level keys (axes, runs) added."""
-    grid = {"name": name, "base": copy.deepcopy(TINY_BASE)}
+    grid = {"name": name, "base": copy.deepcopy(TINY_CHECKPOINTED)}
     for key, value in sections.items():
         if key == "base":
             for section, options in value.items():

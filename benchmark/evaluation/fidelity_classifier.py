@@ -1,0 +1,63 @@
+"""torch-fidelity's view of the dataset's classifier, registered under `CLASSIFIER_EXTRACTOR`.
+
+A module of its own because torch-fidelity (and the torchvision models it loads) take seconds to
+import: `fidelity.py` imports this only when FID/KID/IS are computed, so the CLI's config checks,
+dry runs and error messages stay fast.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch_fidelity
+from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
+
+from benchmark.evaluation.classifier import (
+    CLASSIFIER_EXTRACTOR,
+    FEATURE_LOGITS,
+    FEATURE_PENULTIMATE,
+    load_classifier,
+)
+from benchmark.evaluation.tensors import as_unit_float
+
+
+class ClassifierFeatureExtractor(FeatureExtractorBase):
+    """torch-fidelity's view of the classifier: penultimate features and logits of uint8 images."""
+
+    def __init__(self, name: str, features_list: list[str],
+                 feature_extractor_weights_path: str | None = None, **kwargs):
+        super().__init__(name, features_list)
+        if feature_extractor_weights_path is None:
+            raise ValueError(f"{name} needs feature_extractor_weights_path (a classifier file)")
+        self.model, _ = load_classifier(feature_extractor_weights_path)
+        self.channels = self.model.features[0].in_channels
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        assert x.dtype == torch.uint8 and x.dim() == 4 and x.shape[1] == 3, (x.dtype, x.shape)
+        x = as_unit_float(x[:, : self.channels])  # grayscale arrives repeated to 3 channels
+        hidden = self.model.features(x)
+        out = {FEATURE_PENULTIMATE: hidden, FEATURE_LOGITS: self.model.head(hidden)}
+        return tuple(out[name] for name in self.features_list)
+
+    @staticmethod
+    def get_provided_features_list() -> tuple[str, ...]:
+        return FEATURE_PENULTIMATE, FEATURE_LOGITS
+
+    @staticmethod
+    def get_default_feature_layer_for_metric(metric: str) -> str:
+        return FEATURE_LOGITS if metric == "isc" else FEATURE_PENULTIMATE
+
+    @staticmethod
+    def can_be_compiled() -> bool:
+        return False
+
+    @staticmethod
+    def get_dummy_input_for_compile() -> torch.Tensor:
+        return torch.zeros(1, 3, 28, 28, dtype=torch.uint8)
+
+
+# torch-fidelity's registry refuses duplicates; a module re-import must not register twice.
+if CLASSIFIER_EXTRACTOR not in FEATURE_EXTRACTORS_REGISTRY:
+    torch_fidelity.register_feature_extractor(CLASSIFIER_EXTRACTOR, ClassifierFeatureExtractor)

@@ -1,0 +1,67 @@
+"""The performance benches still run and measure what they say (their figures are not tested).
+
+Each bench is run in its `--quick` form as a user would run it, from the checkout's root, and
+must print its table; the 500-run grid that `bench/scale.py` times must really be 500 runs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from runner_helpers import SHARED
+
+from bench.common import PAPER_MODELS, bare_step
+from bench.hardware import step_flops
+from bench.scale import grid_500
+from benchmark.config import expand_grid, run_key
+from benchmark.models import ModelConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_scale_bench_grid_has_500_distinct_valid_runs():
+    grid = expand_grid(grid_500(), "bench/scale.py")
+    assert len(grid.runs) == 500
+    assert len({run_key(run) for run in grid.runs}) == 500
+
+
+def test_flops_of_an_update_grow_with_the_batch_and_the_width():
+    """FlopCounterMode sees the convolutions of forward and backward: linear in batch and
+    roughly quadratic in width, as convolution work is."""
+    paper = PAPER_MODELS["28x28"]
+    small, wide = ModelConfig(z_dim=16, width=0.125), ModelConfig(z_dim=16, width=0.25)
+
+    def flops(model, batch: int) -> int:
+        return step_flops(bare_step(model, paper.shape, torch.rand(batch, *paper.shape)).run)
+
+    base = flops(small, 8)
+    assert flops(small, 16) == pytest.approx(2 * base, rel=0.02)
+    assert 3.0 < flops(wide, 8) / base < 4.2
+
+
+def run_bench(*argv: str) -> str:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, *argv], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_training_bench_compares_the_loop_with_the_bare_update():
+    out = run_bench("bench/training.py", "--quick", "--models", "28x28", "--data-root",
+                    str(SHARED))
+    assert "bare img/s" in out and "\n28x28 " in out
+    assert "goal (total < 5%):" in out
+
+
+@pytest.mark.slow
+def test_scale_bench_times_the_cli():
+    out = run_bench("bench/scale.py", "--quick", "--parts", "cli", "--repeat", "1")
+    for row in ("--help", "--dry-run, 500 runs, no store yet", "--dry-run, 500 runs, store exists"):
+        assert row in out
