@@ -1,7 +1,8 @@
 """The performance benches still run and measure what they say (their figures are not tested).
 
-Each bench is run in its `--quick` form as a user would run it, from the checkout's root, and
-must print its table; the 500-run grid that `bench/scale.py` times must really be 500 runs.
+The training bench (`--quick`) and the CLI part of the scale bench run as a user runs them, from
+the checkout's root, and must print their tables; the 500-run grid that `bench/scale.py` times
+must really be 500 runs, and the FLOP count must scale as convolution work does.
 """
 
 from __future__ import annotations

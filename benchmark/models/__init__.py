@@ -12,8 +12,8 @@ from benchmark.models.mlp import MLPDecoder, MLPDiscriminator, MLPEncoder
 from benchmark.models.settings import ModelConfig
 from benchmark.models.tables import ARCHITECTURES, Architecture
 
-# Convolutions run faster on the CPU with channels-last (NHWC) weights: +22% per update at width
-# 0.125, +7-11% at 0.5, within noise at 1 (bench/hardware.py). Activations follow the weights.
+# Convolutions run faster on the CPU with channels-last (NHWC) weights: +17-24% per update at
+# width 0.125, +7% at 0.5, +1-3% (within noise) at 1 (bench/README.md). Activations follow.
 CONV_MEMORY_FORMAT = torch.channels_last
 
 __all__ = ["ALI", "CONV_MEMORY_FORMAT", "EncoderOutput", "ModelConfig", "build_ali", "build_encoder",
