@@ -118,20 +118,25 @@ def run_grid(args: argparse.Namespace) -> int:
     store = MlflowStore(args.tracking_uri)
     store.check_reachable()
     experiment = store.experiment_id(grid.name)
+    store.close_dead_grids(experiment)  # earlier invocations killed before they could end
     parent = store.start_grid(experiment, grid.name, grid.path)
     target = Target(args.tracking_uri, grid.name, parent, args.checkpoint_dir, args.retry_failed)
     progress = GridProgress(len(grid.runs))
     executor = EXECUTORS[args.executor]
-    ok = True
+    ok, status = True, "FAILED"  # FAILED stays if the loop raises
     try:
         for summary in executor(grid.runs, target, workers=args.workers,
                                 ray_address=args.ray_address, threads=args.threads,
                                 progress_factory=progress.run_bar):
             progress.run_done(summary.line())
             ok = ok and summary.outcome not in ("failed", "interrupted")
+        status = "FINISHED" if ok else "FAILED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
     finally:
         progress.close()
-        store.end_grid(parent, ok)
+        store.end_grid(parent, status)
     return 0 if ok else 1
 
 
@@ -142,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     except AlibenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to resume", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

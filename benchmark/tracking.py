@@ -12,6 +12,7 @@ import functools
 import io
 import os
 import random
+import socket
 import subprocess
 import tempfile
 import time
@@ -35,6 +36,8 @@ TAG_DIVERGED_STEP = "diverged_step"
 TAG_ERROR = "error"
 TAG_COLLAPSED = "collapsed"
 TAG_PARENT = "mlflow.parentRunId"
+TAG_HOST = "alibench.host"  # grid runs: where the invocation runs
+TAG_PID = "alibench.pid"  # grid runs: its process id there
 
 OUTCOME_RUNNING = "running"
 OUTCOME_FINISHED = "finished"
@@ -128,6 +131,16 @@ def git_commit() -> str:
         return "unknown"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
 def version_tags() -> dict[str, str]:
     import mlflow
     import torch
@@ -217,15 +230,32 @@ class MlflowStore:
 
     @retry_locked
     def start_grid(self, experiment_id: str, grid_name: str, grid_file: Path | None) -> str:
-        run = self.client.create_run(experiment_id, run_name=f"grid-{grid_name}",
-                                     tags={TAG_KIND: "grid", **version_tags()})
+        run = self.client.create_run(experiment_id, run_name=f"grid-{grid_name}", tags={
+            TAG_KIND: "grid", TAG_HOST: socket.gethostname(), TAG_PID: str(os.getpid()),
+            **version_tags()})
         if grid_file is not None:
             self.client.log_artifact(run.info.run_id, str(grid_file), "grid")
         return run.info.run_id
 
     @retry_locked
-    def end_grid(self, run_id: str, ok: bool) -> None:
-        self.client.set_terminated(run_id, "FINISHED" if ok else "FAILED")
+    def end_grid(self, run_id: str, status: str) -> None:
+        """`status`: FINISHED, FAILED (a run failed or was interrupted) or KILLED (Ctrl-C)."""
+        self.client.set_terminated(run_id, status)
+
+    @retry_locked
+    def close_dead_grids(self, experiment_id: str) -> list[str]:
+        """Mark KILLED the grid runs still RUNNING whose invocation died on this host (SIGKILL,
+        power loss: nothing could end them); the ids closed. A grid run from another host, or
+        whose process id is alive (maybe reused), is left alone."""
+        running = self.client.search_runs(
+            [experiment_id], f"tags.`{TAG_KIND}` = 'grid' and attributes.status = 'RUNNING'")
+        closed = []
+        for run in running:
+            tags = run.data.tags
+            if tags.get(TAG_HOST) == socket.gethostname() and not _alive(int(tags[TAG_PID])):
+                self.client.set_terminated(run.info.run_id, "KILLED")
+                closed.append(run.info.run_id)
+        return closed
 
     @retry_locked
     def start_run(self, experiment_id: str, name: str, params: dict[str, str],

@@ -21,6 +21,7 @@ from runner_helpers import (
     ROOT,
     SHARED,
     cli_env,
+    client,
     history,
     run_cli,
     session_members,
@@ -125,6 +126,12 @@ def test_dry_run_and_config_errors_do_not_import_the_evaluation_libraries(tmp_pa
 # --- killed and resumed ----------------------------------------------------------------------
 
 
+def grid_runs(folder: Path, experiment: str) -> list:
+    """The grid (parent) runs of an experiment: one per invocation."""
+    found = client(folder).get_experiment_by_name(experiment)
+    return client(folder).search_runs([found.experiment_id], "tags.`alibench.kind` = 'grid'")
+
+
 def by_key(runs: list) -> dict:
     out: dict = {}
     for run in runs:
@@ -156,8 +163,14 @@ def test_grid_killed_with_sigkill_resumes_to_the_numbers_of_an_uninterrupted_gri
         assert list(states.values()) == ["finished", "interrupted", "new"], states
         started = {k: r[0].info.run_id for k, r in by_key(training_runs(victim, "killed")).items()}
 
+        (killed_grid,) = grid_runs(victim, "killed")
+        assert killed_grid.info.status == "RUNNING"  # nothing could end it
+
         again = run_cli(["--grid", str(grid), *store_args(victim)], victim)
         assert again.returncode == 0, again.stdout + again.stderr
+        statuses = {r.info.run_id: r.info.status for r in grid_runs(victim, "killed")}
+        assert statuses.pop(killed_grid.info.run_id) == "KILLED"  # the rerun noticed it died
+        assert list(statuses.values()) == ["FINISHED"]
         outcomes = [line.split()[4] for line in again.stdout.splitlines()]
         assert outcomes == ["skipped-finished", "finished", "finished"], again.stdout
         resumed_at = re.findall(r"start \S+-s1 \(resumed after step (\d+)\)", again.stderr)
@@ -187,6 +200,29 @@ def test_grid_killed_with_sigkill_resumes_to_the_numbers_of_an_uninterrupted_gri
             want = history(reference, twin.info.run_id, metric)[-1]
             assert got == want, f"run {key} {metric} (step, value): resumed {got}, " \
                                 f"uninterrupted {want}"
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_the_grid_run_killed_and_says_how_to_resume(tmp_path):
+    grid = write_grid(tmp_path / "g.yaml", "ctrl-c", base={"train": {"steps": 400}})
+    key = run_key(load_grid(grid).runs[0])
+    invocation = start_session([sys.executable, "-m", "benchmark.run", "--grid", str(grid),
+                                *store_args(tmp_path)], tmp_path / "log.txt", tmp_path)
+    try:
+        wait_until(lambda: list((tmp_path / "ckpt" / key).glob("step_*.pt")), 300,
+                   "a first checkpoint", invocation)
+        os.killpg(invocation.pid, signal.SIGINT)
+        assert invocation.wait(timeout=60) == 130
+    finally:
+        if invocation.poll() is None:
+            os.killpg(invocation.pid, signal.SIGKILL)
+            invocation.wait()
+    log = (tmp_path / "log.txt").read_text()
+    assert "interrupted: run the same command again to resume" in log and "Traceback" not in log
+    (parent,) = grid_runs(tmp_path, "ctrl-c")
+    assert parent.info.status == "KILLED"
+    (run,) = training_runs(tmp_path, "ctrl-c")  # not failed: the next invocation resumes it
+    assert (run.info.status, run.data.tags["outcome"]) == ("RUNNING", "running")
 
 
 # --- idempotent reruns, retries, shared runs -------------------------------------------------
