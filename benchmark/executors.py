@@ -52,14 +52,17 @@ def _serve(conn, target: Target, threads: int) -> None:
     """A worker process: run each config the grid process sends, send back its summary."""
     from benchmark.runs import execute
 
-    while True:
-        try:
-            cfg = conn.recv()
-        except EOFError:  # the grid process is gone
-            return
-        if cfg is None:
-            return
-        conn.send(execute(cfg, target, threads=threads))
+    try:
+        while True:
+            try:
+                cfg = conn.recv()
+            except EOFError:  # the grid process is gone
+                return
+            if cfg is None:
+                return
+            conn.send(execute(cfg, target, threads=threads))
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the grid process reports
+        return  # it, and the run left RUNNING resumes on the next invocation
 
 
 class _Worker:

@@ -203,10 +203,12 @@ def test_grid_killed_with_sigkill_resumes_to_the_numbers_of_an_uninterrupted_gri
 
 
 @pytest.mark.slow
-def test_ctrl_c_ends_the_grid_run_killed_and_says_how_to_resume(tmp_path):
+@pytest.mark.parametrize("executor", ["local", "processes"])
+def test_ctrl_c_ends_the_grid_run_killed_and_says_how_to_resume(tmp_path, executor):
     grid = write_grid(tmp_path / "g.yaml", "ctrl-c", base={"train": {"steps": 400}})
     key = run_key(load_grid(grid).runs[0])
     invocation = start_session([sys.executable, "-m", "benchmark.run", "--grid", str(grid),
+                                "--executor", executor, "--workers", "1",
                                 *store_args(tmp_path)], tmp_path / "log.txt", tmp_path)
     try:
         wait_until(lambda: list((tmp_path / "ckpt" / key).glob("step_*.pt")), 300,
