@@ -18,9 +18,9 @@ at a time in round-robin order (the order rotating every round; medians reported
 - evaluation under `torch.inference_mode()` against `torch.no_grad()` (recon_mse, probe, knn
   on real MNIST through the evaluator's metrics).
 `suite` is the update exactly as `benchmark.training` builds it (channels-last, the registry's
-Adam: torch's for-loop default on CPU); `suite again` is a second identical copy, so the spread between
-the two is the noise floor of this run. A variant is worth keeping only if it beats `suite` by
-more than that floor in both directions; the verdict is printed.
+Adam: torch's for-loop default on CPU); `suite again` is a second identical copy, so the spread
+between the two is the noise floor of this run. A variant is worth keeping only if it beats
+`suite` by more than that floor; the ones that do are printed.
 """
 
 from __future__ import annotations
