@@ -103,6 +103,18 @@ def test_dry_run_shows_each_runs_state_in_the_store(tmp_path, capsys):
     assert set(dry_run_rows(capsys, other, tmp_path).values()) == {"new"}
 
 
+def test_dry_run_piped_into_head_ends_quietly(tmp_path):
+    """`--dry-run | head`: the reader closes the pipe early; no BrokenPipeError traceback."""
+    grid = write_grid(tmp_path / "g.yaml", "piped", axes={"seed": list(range(2000))})
+    proc = subprocess.Popen([sys.executable, "-m", "benchmark.run", "--grid", str(grid),
+                             "--dry-run"], cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().startswith("grid 'piped': 2000 runs")
+    proc.stdout.close()  # what `head -1` does (2000 rows overflow the pipe's buffer)
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141 and "Traceback" not in stderr, stderr
+
+
 def test_dry_run_and_config_errors_do_not_import_the_evaluation_libraries(tmp_path):
     """torch-fidelity, torchvision, sklearn and matplotlib take seconds to import; a dry run or a
     typo in a grid needs none of them (bench/scale.py times the CLI)."""
