@@ -30,17 +30,18 @@ def build_encoder(cfg: ModelConfig, data_shape: tuple[int, ...]) -> nn.Module:
 
 def build_ali(cfg: ModelConfig, data_shape: tuple[int, ...]) -> ALI:
     """`data_shape` is (C, H, W) for images or (D,) for points."""
+    encoder = build_encoder(cfg, data_shape)
     if len(data_shape) == 1:
         (dim,) = data_shape
         return ALI(
-            MLPEncoder(dim, cfg.z_dim, cfg.hidden, cfg.leak),
+            encoder,
             MLPDecoder(dim, cfg.z_dim, cfg.hidden, cfg.leak),
             MLPDiscriminator(dim, cfg.z_dim, cfg.hidden, cfg.leak, cfg.dropout),
             cfg.z_dim,
         )
     arch, channels = _architecture(data_shape), data_shape[0]
     return ALI(
-        ConvEncoder(arch, channels, cfg.z_dim, cfg.width, cfg.leak),
+        encoder,
         ConvDecoder(arch, channels, cfg.z_dim, cfg.width, cfg.leak),
         ConvDiscriminator(arch, channels, cfg.z_dim, cfg.width, cfg.leak, cfg.dropout),
         cfg.z_dim,
