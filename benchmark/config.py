@@ -65,11 +65,13 @@ class OptimConfig:
     moments_on_extrapolation: bool = field(default=True, metadata={
         "help": "extragradient optimizers: whether moments (Adam) or momentum (SGD) also "
                 "advance on the extrapolation; published code does both"})
-    averaging: str = field(default="none", metadata={
-        "help": "also evaluate an average of the encoder and decoder parameters",
-        "choices": lambda: ["none", *_average_kinds()]})
+    averaging: list[str] = field(default_factory=list, metadata={
+        "help": "averages of the encoder and decoder parameters also scored, e.g. [uniform, ema]",
+        "choices": _average_kinds})
     ema_decay: float = field(default=0.999, metadata={
         "help": "decay of the ema average", "min": 0.0, "max": 0.999999})
+    average_bn_batches: int = field(default=10, metadata={
+        "help": "training batches that recompute an average's BatchNorm statistics", "min": 1})
 
 
 @dataclass
@@ -217,6 +219,9 @@ def validate_run(cfg: RunConfig) -> None:
                             momentum=cfg.optim.momentum,
                             moments_on_extrapolation=cfg.optim.moments_on_extrapolation)
     parse_stabilizers(cfg.stabilizers)
+    kinds = cfg.optim.averaging
+    if len(set(kinds)) != len(kinds):
+        raise ConfigError(f"optim.averaging: {kinds!r} lists a kind twice; list each once")
     source = DATASETS[cfg.data.dataset]
     validate_eval_config(cfg.eval, source.kind, source.labelled)
 
@@ -310,8 +315,8 @@ def run_name(cfg: RunConfig) -> str:
         variants.append("noresample")
     if not cfg.optim.moments_on_extrapolation:
         variants.append("nomoments")
-    if cfg.optim.averaging != "none":
-        variants.append(f"avg_{cfg.optim.averaging}")
+    if cfg.optim.averaging:
+        variants.append("avg_" + "+".join(cfg.optim.averaging))
     return "-".join([cfg.data.dataset, cfg.optim.name, cfg.scheme.name, *variants, tricks,
                      f"lr{cfg.optim.lr_g:g}_{cfg.optim.lr_d:g}", f"s{cfg.seed}"])
 

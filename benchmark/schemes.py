@@ -21,11 +21,13 @@ from benchmark.stabilizers import Pairs, Stabilizer
 
 @dataclass
 class Draw:
-    """Everything random a forward pass consumes besides dropout: data, prior and encoder noise."""
+    """Everything random a forward pass consumes besides dropout: data, prior and encoder noise,
+    and the seed of the stabilizers' noise (instance noise), so reusing a draw reuses all of it."""
 
     x: torch.Tensor  # (B, C, H, W) or (B, D)
     z_prior: torch.Tensor  # (B, z_dim)
     eps: torch.Tensor  # (B, z_dim), the encoder's reparametrization noise
+    noise_seed: int | None = None  # seeds the stabilizers' generator; None when none draws
 
 
 @dataclass
@@ -34,11 +36,13 @@ class Losses:
     loss_g: torch.Tensor
     d_real: float  # mean D probability on encoder pairs
     d_fake: float  # mean D probability on decoder pairs
-    d_accuracy: float  # share of both pair kinds the discriminator classifies right
+    d_accuracy_enc: float  # share of encoder pairs the discriminator classifies right
+    d_accuracy_dec: float  # share of decoder pairs the discriminator classifies right
 
     def stats(self) -> dict[str, float]:
         return {"loss_d": self.loss_d.item(), "loss_g": self.loss_g.item(),
-                "d_real": self.d_real, "d_fake": self.d_fake, "d_accuracy": self.d_accuracy}
+                "d_real": self.d_real, "d_fake": self.d_fake,
+                "d_accuracy_enc": self.d_accuracy_enc, "d_accuracy_dec": self.d_accuracy_dec}
 
 
 class Game:
@@ -57,14 +61,22 @@ class Game:
         batch = x.shape[0]
         z_prior = torch.randn(batch, self.ali.z_dim, device=self.device)
         eps = torch.randn(batch, self.ali.z_dim, device=self.device)
-        return Draw(x, z_prior, eps)
+        noise_seed = None
+        if any(s.draws_noise for s in self.stabilizers):
+            noise_seed = int(torch.randint(2**62, (1,)))
+        return Draw(x, z_prior, eps, noise_seed)
 
-    def losses(self, draw: Draw) -> Losses:
+    def losses(self, draw: Draw, generator_terms: bool = True) -> Losses:
+        """Both players' losses at `draw`; `generator_terms=False` skips the generator's
+        regularizers (their extra forward passes) where only the discriminator's loss is used."""
         encoded = self.ali.encoder(draw.x, draw.eps)
         x_fake = self.ali.decoder(draw.z_prior)
         pairs = Pairs(draw.x, encoded.z, x_fake, draw.z_prior)
+        noise = None
+        if draw.noise_seed is not None:
+            noise = torch.Generator(device=self.device).manual_seed(draw.noise_seed)
         for stabilizer in self.stabilizers:
-            pairs = stabilizer.perturb(pairs, self.step)
+            pairs = stabilizer.perturb(pairs, self.step, noise)
         d = self.ali.discriminator
         logits_enc, logits_dec = d(pairs.x_enc, pairs.z_enc), d(pairs.x_dec, pairs.z_dec)
         target_enc, target_dec = 1.0, 0.0
@@ -76,10 +88,17 @@ class Game:
             if extra is not None:
                 loss_d = loss_d + extra
         loss_g = generator_loss(logits_enc, logits_dec)
+        if generator_terms:
+            for stabilizer in self.stabilizers:
+                extra = stabilizer.generator_penalty(self.ali, draw.x, encoded, draw.z_prior,
+                                                     x_fake, self.step)
+                if extra is not None:
+                    loss_g = loss_g + extra
         with torch.no_grad():
-            accuracy = 0.5 * ((logits_enc > 0).float().mean() + (logits_dec < 0).float().mean())
             return Losses(loss_d, loss_g, float(torch.sigmoid(logits_enc).mean()),
-                          float(torch.sigmoid(logits_dec).mean()), float(accuracy))
+                          float(torch.sigmoid(logits_dec).mean()),
+                          float((logits_enc > 0).float().mean()),
+                          float((logits_dec < 0).float().mean()))
 
 
 def set_gradients(loss: torch.Tensor, params: list[nn.Parameter], retain_graph: bool) -> None:
@@ -127,7 +146,7 @@ class Alternating(UpdateScheme):
         game = players.game
         for _ in range(self.d_steps):
             draw = game.draw()
-            losses = game.losses(draw)
+            losses = game.losses(draw, generator_terms=False)
             set_gradients(losses.loss_d, game.ali.discriminator_parameters(), retain_graph=False)
             players.opt_d.step()
         # The generator's forward pass sees the discriminator it just played against, updated.
@@ -156,6 +175,10 @@ class Extragradient(UpdateScheme):
     `resample` draws a fresh minibatch, prior and encoder noise for the update (two minibatches
     per update, as in the paper); otherwise the extrapolation's draw is reused. Extrapolation
     from the past needs no gradient for its extrapolation, so it draws once either way.
+
+    Buffers (BatchNorm running statistics, spectral-norm vectors) go back to w_t with the
+    parameters: they move once per update, on the forward pass at w_t, as in the other schemes.
+    Extrapolation from the past has no pass at w_t, so its buffers move on the pass at w_{t+1/2}.
     """
 
     name = "extragradient"
@@ -164,15 +187,20 @@ class Extragradient(UpdateScheme):
     def step(self, players: Players) -> Losses:
         game, opts = players.game, (players.opt_d, players.opt_g)
         needs_gradient = all(getattr(o, "extrapolation_needs_gradient", True) for o in opts)
-        draw = None
+        draw, buffers = None, None
         if needs_gradient:
             draw = game.draw()
             both_gradients(game, draw)
+            buffers = [b.clone() for b in game.ali.buffers()]
         for opt in opts:
             opt.extrapolate()
         if draw is None or self.resample:
             draw = game.draw()
         losses = both_gradients(game, draw)
+        if buffers is not None:
+            with torch.no_grad():
+                for live, saved in zip(game.ali.buffers(), buffers, strict=True):
+                    live.copy_(saved)
         for opt in opts:
             opt.step()
         return losses

@@ -1,8 +1,13 @@
-"""Stabilizers: hooks on the discriminator's inputs, its targets, its loss and its layers.
+"""Stabilizers: hooks on the discriminator's inputs, its targets, its loss and its layers, and
+on the generator's loss (regularizers such as ALICE's cycle-consistency term).
 
 A run lists them (`stabilizers: [{name: instance_noise, std: 0.1}, {name: label_smoothing}]`);
 they compose in the order listed and know the step, so schedules are theirs. Adding one is one
 class with an options dataclass and one `register_stabilizer` line at the bottom.
+
+Randomness: a stabilizer that draws (instance noise) sets `draws_noise` and takes its numbers from
+the `generator` it is handed. The update scheme seeds that generator from the step's draw, so a
+scheme that reuses a draw (extragradient without resampling) reuses the noise too.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import torch
 from torch import nn
 
 from benchmark.errors import ConfigError
+from benchmark.models import ALI, EncoderOutput
 
 
 class Pairs(NamedTuple):
@@ -31,6 +37,7 @@ class Stabilizer:
 
     name: ClassVar[str]
     Options: ClassVar[type]
+    draws_noise: ClassVar[bool] = False  # perturb() uses its generator
 
     def __init__(self, options) -> None:
         self.options = options
@@ -38,8 +45,9 @@ class Stabilizer:
     def wrap_discriminator(self, discriminator: nn.Module) -> nn.Module:
         return discriminator
 
-    def perturb(self, pairs: Pairs, step: int) -> Pairs:
-        """Change what the discriminator sees (in both players' losses), never the reconstruction."""
+    def perturb(self, pairs: Pairs, step: int, generator: torch.Generator | None) -> Pairs:
+        """Change what the discriminator sees (in both players' losses), never the reconstruction.
+        Random numbers come from `generator` only (given when `draws_noise` is set)."""
         return pairs
 
     def targets(self, target_enc: float, target_dec: float) -> tuple[float, float]:
@@ -48,6 +56,13 @@ class Stabilizer:
 
     def penalty(self, discriminator: nn.Module, pairs: Pairs, step: int) -> torch.Tensor | None:
         """A term added to the discriminator's loss."""
+        return None
+
+    def generator_penalty(self, ali: ALI, x: torch.Tensor, encoded: EncoderOutput,
+                          z_prior: torch.Tensor, x_fake: torch.Tensor,
+                          step: int) -> torch.Tensor | None:
+        """A term added to the encoder and decoder's loss, from the step's clean inputs: real x,
+        its encoding, the prior draw and its decoding (before any `perturb`)."""
         return None
 
 
@@ -83,12 +98,17 @@ class InstanceNoise(Stabilizer):
     name = "instance_noise"
     Options = InstanceNoiseOptions
 
-    def perturb(self, pairs: Pairs, step: int) -> Pairs:
+    draws_noise = True
+
+    def perturb(self, pairs: Pairs, step: int, generator: torch.Generator | None) -> Pairs:
         scale = noise_scale(self.options, step)
         x_std, z_std = self.options.std * scale, self.options.z_std * scale
 
         def noisy(t: torch.Tensor, std: float) -> torch.Tensor:
-            return t + std * torch.randn_like(t) if std > 0 else t
+            if std <= 0:
+                return t
+            noise = torch.randn(t.shape, generator=generator, device=t.device, dtype=t.dtype)
+            return t + std * noise
 
         return Pairs(noisy(pairs.x_enc, x_std), noisy(pairs.z_enc, z_std),
                      noisy(pairs.x_dec, x_std), noisy(pairs.z_dec, z_std))
@@ -166,6 +186,37 @@ class SpectralNorm(Stabilizer):
         return discriminator
 
 
+@dataclass
+class CycleConsistencyOptions:
+    weight: float = field(default=1.0, metadata={
+        "help": "weight of mean((x - Gx(Gz(x)))^2) in the generator's loss", "min": 0.0})
+    z_weight: float = field(default=0.0, metadata={
+        "help": "weight of mean((z - mu(Gx(z)))^2) on prior draws (the latent cycle)",
+        "min": 0.0})
+
+
+class CycleConsistency(Stabilizer):
+    """ALICE's explicit conditional-entropy regularizer (Li et al. 2017, the l2 cycle form):
+    the encoder and decoder also minimise weight * mean((x - Gx(Gz(x)))^2), per pixel, with
+    z the encoder's sample, the remedy for ALI's unfaithful reconstructions. `z_weight` adds the
+    latent cycle mean((z - mu(Gx(z)))^2) on the prior draws. The discriminator is untouched."""
+
+    name = "cycle_consistency"
+    Options = CycleConsistencyOptions
+
+    def generator_penalty(self, ali: ALI, x: torch.Tensor, encoded: EncoderOutput,
+                          z_prior: torch.Tensor, x_fake: torch.Tensor,
+                          step: int) -> torch.Tensor | None:
+        weight, z_weight = self.options.weight, self.options.z_weight
+        total = None
+        if weight > 0:  # a zero weight runs nothing: BatchNorm statistics stay as without it
+            total = weight * (ali.decoder(encoded.z) - x).pow(2).mean()
+        if z_weight > 0:
+            term = z_weight * (ali.encoder(x_fake).mu - z_prior).pow(2).mean()
+            total = term if total is None else total + term
+        return total
+
+
 # ---------------------------------------------------------------------------------------------
 
 STABILIZERS: dict[str, type[Stabilizer]] = {}
@@ -217,5 +268,5 @@ def describe_stabilizers(raw: list[dict]) -> str:
     return "+".join(parts)
 
 
-for _cls in (InstanceNoise, LabelSmoothing, GradientPenalty, SpectralNorm):
+for _cls in (InstanceNoise, LabelSmoothing, GradientPenalty, SpectralNorm, CycleConsistency):
     register_stabilizer(_cls)

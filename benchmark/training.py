@@ -18,16 +18,17 @@ import numpy as np
 import torch
 
 from benchmark import checkpoint
+from benchmark.averages import Averages
 from benchmark.config import RunConfig, run_key
 from benchmark.data import BatchSampler, load_dataset
 from benchmark.evaluation import Evaluator
-from benchmark.models import ALI, build_ali, build_encoder
+from benchmark.models import build_ali, build_encoder
 from benchmark.schemes import SCHEMES, Game, Players
 from benchmark.stabilizers import parse_stabilizers
 from benchmark.tracking import Tracker
-from optim import ParameterAverage, build_optimizer
+from optim import build_optimizer
 
-COLLAPSE_ACCURACY = 0.99  # both pair kinds classified right this often: the discriminator won
+COLLAPSE_ACCURACY = 0.99  # each pair kind classified right this often: the discriminator won
 
 
 @dataclass
@@ -57,15 +58,16 @@ def _finite(model: torch.nn.Module) -> bool:
 
 
 class CollapseMonitor:
-    """Tags a run whose discriminator wins completely: accuracy above 99% on both pair kinds
+    """Tags a run whose discriminator wins completely: accuracy above 99% on each pair kind
     at `patience` logged steps in a row. The run trains on; collapse is an outcome to count."""
 
     def __init__(self, patience: int, streak: int = 0, collapsed: bool = False):
         self.patience, self.streak, self.collapsed = patience, streak, collapsed
 
-    def observe(self, accuracy: float) -> bool:
+    def observe(self, accuracy_enc: float, accuracy_dec: float) -> bool:
         """Whether the run collapsed at this observation (true once)."""
-        self.streak = self.streak + 1 if accuracy > COLLAPSE_ACCURACY else 0
+        won = min(accuracy_enc, accuracy_dec) > COLLAPSE_ACCURACY
+        self.streak = self.streak + 1 if won else 0
         if self.streak >= self.patience and not self.collapsed:
             self.collapsed = True
             return True
@@ -105,9 +107,8 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
                "moments_on_extrapolation": o.moments_on_extrapolation}
     opt_d = build_optimizer(o.name, ali.discriminator_parameters(), o.lr_d, **options)
     opt_g = build_optimizer(o.name, ali.generator_parameters(), o.lr_g, **options)
-    averages = {} if o.averaging == "none" else {
-        "encoder": ParameterAverage(ali.encoder, o.averaging, o.ema_decay),
-        "decoder": ParameterAverage(ali.decoder, o.averaging, o.ema_decay)}
+    averages = Averages(ali, o.averaging, o.ema_decay, data.train.x, cfg.data.batch_size,
+                        o.average_bn_batches, cfg.seed, device)
     sampler = BatchSampler(data.train, cfg.data.batch_size, cfg.seed)
     game = Game(ali, stabilizers, lambda: sampler.next()[0], device)
     scheme = SCHEMES[cfg.scheme.name](cfg.scheme.d_steps, cfg.scheme.resample)
@@ -128,8 +129,7 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
         ali.load_state_dict(saved["ali"])
         opt_d.load_state_dict(saved["opt_d"])
         opt_g.load_state_dict(saved["opt_g"])
-        for name, average in averages.items():
-            average.load_state_dict(saved["averages"][name])
+        averages.load_state_dict(saved["averages"])
         sampler.load_state_dict(saved["sampler"])
         checkpoint.set_rng_state(saved["rng"])
         start = saved["step"]
@@ -143,16 +143,14 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
         checkpoint.save(checkpoint_dir, step, {
             "run_key": key, "ali": ali.state_dict(), "opt_d": opt_d.state_dict(),
             "opt_g": opt_g.state_dict(), "sampler": sampler.state_dict(),
-            "averages": {n: a.state_dict() for n, a in averages.items()},
+            "averages": averages.state_dict(),
             "rng": checkpoint.rng_state(), "collapse": collapse.state_dict(), **times})
 
-    def evaluate(step: int) -> dict[str, float]:
+    def score(step: int) -> dict[str, float]:
+        """The live networks' metrics and each average's, prefixed `avg_<kind>.`."""
         metrics = evaluator.evaluate(ali)
-        for kind in {o.averaging} - {"none"}:
-            averaged = ALI(averages["encoder"].averaged_module(),
-                           averages["decoder"].averaged_module(), ali.discriminator, ali.z_dim)
+        for kind, averaged in averages.models(step).items():
             metrics.update({f"avg_{kind}.{k}": v for k, v in evaluator.evaluate(averaged).items()})
-        tracker.log_metrics(metrics, step)
         return metrics
 
     # --- loop --------------------------------------------------------------------------------
@@ -161,8 +159,7 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
     for step in range(start + 1, train_cfg.steps + 1):
         game.step = step
         losses = scheme.step(players)
-        for average in averages.values():
-            average.update()
+        averages.update()
         last = step == train_cfg.steps
         if not (math.isfinite(losses.loss_d.item()) and math.isfinite(losses.loss_g.item())):
             return RunResult("diverged", step)
@@ -171,11 +168,12 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
             if not _finite(ali):
                 return RunResult("diverged", step)
             stats = losses.stats()
-            if collapse.observe(stats["d_accuracy"]):
+            if collapse.observe(stats["d_accuracy_enc"], stats["d_accuracy_dec"]):
                 tracker.set_tags({"collapsed": "true", "collapsed_step": str(step)})
             tracker.log_metrics({**stats, **clock.read()}, step)
         if step % train_cfg.eval_every == 0 or last:
-            metrics = evaluate(step)
+            metrics = score(step)
+            tracker.log_metrics(metrics, step)
         if step in cfg.eval.panel_steps:
             for name, image in evaluator.panels(ali).items():
                 tracker.log_image(image, f"panels/step_{step:07d}/{name}.png")
@@ -185,7 +183,7 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
             progress(step)
 
     if not metrics:  # resumed from the final checkpoint: the metrics are already logged
-        metrics = evaluator.evaluate(ali)
+        metrics = score(train_cfg.steps)
     for name, image in evaluator.panels(ali).items():
         tracker.log_image(image, f"panels/{name}.png")
     return RunResult("finished", train_cfg.steps, metrics, collapse.collapsed)

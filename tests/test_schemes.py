@@ -326,3 +326,45 @@ def test_every_valid_pair_trains_through_the_cli_and_logs_its_metrics(tmp_path):
             assert history, f"{where}: no {key}"
             assert all(torch.isfinite(torch.tensor(m.value)) for m in history), f"{where}: {key}"
         assert max(m.step for m in client.get_metric_history(run.info.run_id, "loss_d")) == 6
+
+
+def _running_stats(ali: ALI) -> list[torch.Tensor]:
+    return [b.clone() for b in ali.buffers()]
+
+
+@pytest.mark.parametrize("resample", [True, False])
+def test_extragradient_moves_batch_norm_statistics_once_at_the_saved_point(digits, resample,
+                                                                          deterministic):
+    """The update restores w_t, so it restores the buffers too: after one extragradient update
+    the running statistics are those of the forward pass at w_t, not of the extrapolated one."""
+    players, _ = make_players(digits, "extra_adam", dropout=0.0)
+    reference = copy.deepcopy(players.game.ali)
+    before = _running_stats(players.game.ali)
+    torch.manual_seed(1)
+    state = torch.get_rng_state()
+    SCHEMES["extragradient"](resample=resample).step(players)
+    # The same first draw (same batch, same RNG) through the untouched copy at w_t.
+    torch.set_rng_state(state)
+    batches = CountingBatches(digits, 0)
+    draw = Game(reference, [], batches, CPU).draw()
+    Game(reference, [], batches, CPU).losses(draw)
+    after, expected = _running_stats(players.game.ali), _running_stats(reference)
+    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    for got, want in zip(after, expected, strict=True):
+        torch.testing.assert_close(got, want)
+
+
+def test_extragradient_without_resampling_reuses_the_instance_noise(digits):
+    """`resample: false` promises the update sees the extrapolation's draw: the same images, prior,
+    encoder noise AND instance noise. Two losses at one draw are then the same numbers."""
+    from benchmark.stabilizers import parse_stabilizers
+
+    torch.manual_seed(0)
+    ali = build_ali(ModelConfig(z_dim=8, width=0.125, dropout=0.0), SHAPE).eval()
+    noise = parse_stabilizers([{"name": "instance_noise", "std": 0.5, "schedule": "constant"}])
+    game = Game(ali, noise, CountingBatches(digits), CPU)
+    draw = game.draw()
+    first, second = game.losses(draw), game.losses(draw)
+    assert first.loss_d.item() == second.loss_d.item()
+    assert first.loss_g.item() == second.loss_g.item()
+    assert game.losses(game.draw()).loss_d.item() != first.loss_d.item()

@@ -176,3 +176,39 @@ def test_every_stabilizer_trains_under_every_scheme_and_optimizer(stabilizers, s
         assert torch.isfinite(losses.loss_d) and torch.isfinite(losses.loss_g)
     moved = [not torch.equal(a, b) for a, b in zip(before, ali.parameters(), strict=True)]
     assert sum(moved) >= len(moved) - 2  # all but, at most, the spectral norm's fixed scales
+
+
+def test_cycle_consistency_adds_the_reconstruction_error_to_the_generator_loss_only():
+    plain = _game([])
+    cycle = _game([{"name": "cycle_consistency", "weight": 3.0}])
+    draw = Draw(torch.rand(6, 1, 28, 28), torch.randn(6, 8), torch.randn(6, 8))
+    a, b = plain.losses(draw), cycle.losses(draw)
+    recon = cycle.ali.decoder(cycle.ali.encoder(draw.x, draw.eps).z)
+    expected = a.loss_g.item() + 3.0 * (recon - draw.x).pow(2).mean().item()
+    assert b.loss_g.item() == pytest.approx(expected, rel=1e-5)
+    assert b.loss_d.item() == pytest.approx(a.loss_d.item())
+
+
+@pytest.mark.parametrize("options", [{"weight": 1.0}, {"weight": 0.0, "z_weight": 1.0}])
+def test_cycle_consistency_gradients_reach_the_encoder_and_decoder_only(options):
+    """The regularizer is the generator's: d(term)/d(discriminator) is zero, and both generator
+    players get a gradient from it."""
+    game = _game([{"name": "cycle_consistency", **options}])
+    game.ali.train()
+    draw = Draw(torch.rand(6, 1, 28, 28), torch.randn(6, 8), torch.randn(6, 8))
+    (stabilizer,) = game.stabilizers
+    encoded = game.ali.encoder(draw.x, draw.eps)
+    x_fake = game.ali.decoder(draw.z_prior)
+    term = stabilizer.generator_penalty(game.ali, draw.x, encoded, draw.z_prior, x_fake, 0)
+    players = {"encoder": game.ali.encoder, "decoder": game.ali.decoder,
+               "discriminator": game.ali.discriminator}
+    grads = {name: torch.autograd.grad(term, list(m.parameters()), allow_unused=True,
+                                       retain_graph=True) for name, m in players.items()}
+    assert all(g is None for g in grads["discriminator"])
+    for name in ("encoder", "decoder"):
+        assert any(g is not None and g.abs().sum() > 0 for g in grads[name]), name
+
+
+def test_a_zero_weight_cycle_runs_nothing():
+    (stabilizer,) = parse_stabilizers([{"name": "cycle_consistency", "weight": 0.0}])
+    assert stabilizer.generator_penalty(None, None, None, None, None, 0) is None

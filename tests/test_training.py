@@ -162,15 +162,25 @@ def test_a_discriminator_that_wins_is_tagged_collapsed_and_trains_on(tmp_path, m
     client, (run,) = runs_of(tmp_path, "collapse")
     assert run.data.tags.get("collapsed") == "true"
     assert run.data.tags["outcome"] == "finished"
-    accuracy = client.get_metric_history(run.info.run_id, "d_accuracy")
+    accuracy = client.get_metric_history(run.info.run_id, "d_accuracy_dec")
     assert max(m.step for m in accuracy) == 60  # trained on after collapsing
 
 
 def test_collapse_monitor_needs_a_streak():
     monitor = CollapseMonitor(patience=3)
-    assert [monitor.observe(a) for a in (1.0, 1.0, 0.5, 1.0, 1.0, 1.0, 1.0)] == [
+    assert [monitor.observe(a, a) for a in (1.0, 1.0, 0.5, 1.0, 1.0, 1.0, 1.0)] == [
         False, False, False, False, False, True, False]
     assert monitor.collapsed
+
+
+def test_collapse_needs_each_pair_kind_above_the_threshold_not_their_mean():
+    """The discriminator has won only if it wins on encoder AND decoder pairs: a mean of
+    (1.0 + 0.985) / 2 > 0.99 is not a collapse while decoder pairs still fool it 1.5% of
+    the time."""
+    monitor = CollapseMonitor(patience=2)
+    assert not any(monitor.observe(1.0, 0.985) for _ in range(5))
+    assert not monitor.collapsed
+    assert [monitor.observe(0.995, 0.995) for _ in range(2)] == [False, True]
 
 
 def test_corrupt_checkpoint_falls_back_to_the_previous_one(tmp_path):
@@ -183,3 +193,89 @@ def test_corrupt_checkpoint_falls_back_to_the_previous_one(tmp_path):
     (tmp_path / "step_000000004.pt").write_bytes(b"garbage")
     with pytest.warns(UserWarning):
         assert load_latest(tmp_path) is None  # nothing good left: start from scratch
+
+
+class RecordingTracker:
+    """The tracker interface training reports to, kept in memory (training needs no server)."""
+
+    def __init__(self):
+        self.metrics: dict[str, dict[int, float]] = {}
+        self.tags: dict[str, str] = {}
+
+    def log_metrics(self, metrics, step):
+        for k, v in metrics.items():
+            self.metrics.setdefault(k, {})[step] = v
+
+    def log_image(self, image, path):
+        pass
+
+    def set_tags(self, tags):
+        self.tags.update(tags)
+
+
+def _tiny_config(**overrides):
+    from benchmark.config import RunConfig, from_dict, merge, validate_run
+
+    raw = merge(TINY, {"train": {"steps": 8, "log_every": 2, "eval_every": 4,
+                                 "checkpoint_every": 4}, **overrides})
+    cfg = from_dict(RunConfig, raw)
+    validate_run(cfg)
+    return cfg
+
+
+def test_a_run_resumed_from_its_final_checkpoint_returns_every_metric(tmp_path):
+    """Averaged-parameter metrics included: the summary line of a rerun equals the first one's."""
+    from benchmark.training import train
+
+    cfg = _tiny_config(optim={"averaging": ["uniform", "ema"]})
+    first = train(cfg, RecordingTracker(), tmp_path)
+    assert {"recon_mse", "avg_uniform.recon_mse", "avg_ema.recon_mse"} <= set(first.metrics)
+    again = train(cfg, RecordingTracker(), tmp_path)  # nothing left to train
+    assert again.metrics == first.metrics
+
+
+def test_averaging_does_not_change_the_live_trajectory(tmp_path):
+    from benchmark.training import train
+
+    plain, averaged = RecordingTracker(), RecordingTracker()
+    train(_tiny_config(), plain, tmp_path / "a")
+    train(_tiny_config(optim={"averaging": ["ema"]}), averaged, tmp_path / "b")
+    for key in ("loss_d", "loss_g", "recon_mse"):
+        assert plain.metrics[key] == averaged.metrics[key], key
+
+
+def test_a_zero_weight_cycle_term_trains_exactly_as_plain_ali(tmp_path):
+    from benchmark.training import train
+
+    plain, zero = RecordingTracker(), RecordingTracker()
+    train(_tiny_config(), plain, tmp_path / "a")
+    train(_tiny_config(stabilizers=[{"name": "cycle_consistency", "weight": 0.0}]), zero,
+          tmp_path / "b")
+    for key in ("loss_d", "loss_g", "recon_mse"):
+        assert plain.metrics[key] == zero.metrics[key], key
+
+
+def test_a_cycle_consistency_run_resumes_exactly(tmp_path):
+    """Interrupted after its step-4 checkpoint (the later one removed), the run ends with the
+    numbers of the uninterrupted one."""
+    from benchmark.training import train
+
+    cfg = _tiny_config(stabilizers=[{"name": "cycle_consistency", "weight": 2.0}])
+    clean, resumed = RecordingTracker(), RecordingTracker()
+    train(cfg, clean, tmp_path / "clean")
+    train(cfg, RecordingTracker(), tmp_path / "cut")
+    for step, path in checkpoints(tmp_path / "cut"):
+        if step > 4:
+            path.unlink()
+    result = train(cfg, resumed, tmp_path / "cut")
+    assert resumed.metrics["loss_g"][8] == clean.metrics["loss_g"][8]
+    assert result.metrics["recon_mse"] == clean.metrics["recon_mse"][8]
+    assert clean.metrics["recon_mse"][8] != _plain_recon(tmp_path)
+
+
+def _plain_recon(tmp_path):
+    from benchmark.training import train
+
+    plain = RecordingTracker()
+    train(_tiny_config(), plain, tmp_path / "plain")
+    return plain.metrics["recon_mse"][8]
