@@ -7,7 +7,7 @@ the report folder can be zipped, mailed and opened offline.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +15,7 @@ import pandas as pd
 from benchmark.reporting import references as refs
 from benchmark.reporting.panels import PANEL_KINDS, PanelRow
 from benchmark.reporting.plots import Figure
-from benchmark.reporting.tables import fmt, markdown_table, mean_std
+from benchmark.reporting.tables import BaselineFlag, fmt, markdown_table, mean_std
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1400px;padding:0 1em;
@@ -50,6 +50,8 @@ class Report:
     figures: list[Figure]
     panel_seed: int | None
     panels: list[PanelRow]
+    baseline_note: str = ""  # tables.baselines_note: which column is whose baseline
+    baseline_flags: list[BaselineFlag] = field(default_factory=list)
 
     def settings_line(self) -> str:
         return "; ".join(f"{k}: {v}" for k, v in self.settings) or "no settings params logged"
@@ -91,18 +93,43 @@ def references_frame(rows: list[refs.ReferenceRow]) -> pd.DataFrame:
                                "measured", "verdict"])
 
 
-def _html_table(frame: pd.DataFrame) -> str:
+def _html_table(frame: pd.DataFrame, flagged: frozenset[tuple[str, str]] = frozenset()) -> str:
+    """A table of text cells; `flagged` (config, column) cells are marked like an outside
+    verdict (the summary's metrics that do not beat their baseline)."""
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     body = []
     for row in frame.itertuples(index=False):
         cells = []
+        config = str(getattr(row, "config", ""))
         for column, value in zip(frame.columns, row, strict=True):
             cls = f' class="{value}"' if column == "verdict" and value in (
                 refs.INSIDE, refs.OUTSIDE) else ""
+            if (config, column) in flagged:
+                cls = f' class="{refs.OUTSIDE}" title="does not beat its baseline"'
             cells.append(f"<td{cls}>{html.escape(str(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f"<div class='scroll'><table><tr>{head}</tr>\n" + "\n".join(body)
             + "</table></div>")
+
+
+BASELINES_TITLE = "Against the trivial baselines"
+ALL_BEAT = "Every config beats every baseline logged beside its metrics."
+
+
+def baseline_lines(report: Report) -> list[str]:
+    """The baseline section in words: what the columns are, then each config and metric that
+    does not beat its baseline (one sentence each), or that all do."""
+    if not report.baseline_note:
+        return []
+    flags = [f.text() for f in report.baseline_flags]
+    return [report.baseline_note, *(flags or [ALL_BEAT])]
+
+
+def _baselines_markdown(report: Report) -> list[str]:
+    lines = baseline_lines(report)
+    if not lines:
+        return []
+    return [f"### {BASELINES_TITLE}", "", lines[0], "", *(f"- {t}" for t in lines[1:]), ""]
 
 
 def _panel_kinds(panels: list[PanelRow]) -> list[str]:
@@ -123,7 +150,14 @@ def _html(report: Report) -> str:
                 "finished or newest one is kept)" if report.duplicates else "") + "</p>",
              f"<p><b>Settings</b> (from the runs' params): {e(report.settings_line())}</p>",
              "<h2>Summary</h2>", f"<p class='note'>{e(SUMMARY_NOTE)}</p>",
-             _html_table(report.summary)]
+             _html_table(report.summary, frozenset((f.config, f.metric)
+                                                   for f in report.baseline_flags))]
+    baselines = baseline_lines(report)
+    if baselines:
+        items = "".join(f"<li class='{refs.OUTSIDE}'>{e(t)}</li>" if report.baseline_flags
+                        else f"<li>{e(t)}</li>" for t in baselines[1:])
+        parts += [f"<h3>{BASELINES_TITLE}</h3>", f"<p class='note'>{e(baselines[0])}</p>",
+                  f"<ul class='baselines'>{items}</ul>"]
     if report.references:
         parts += ["<h2>Published references</h2>",
                   "<p class='note'>Inside: the measured mean lies in the published mean ± std."
@@ -173,7 +207,7 @@ def _markdown(report: Report) -> str:
     lines = [f"# alibench report: {report.experiment}", "",
              f"{report.runs} runs from `{report.tracking_uri}`. Settings: "
              f"{report.settings_line()}.", "", "## Summary", "", SUMMARY_NOTE, "",
-             markdown_table(report.summary)]
+             markdown_table(report.summary), *_baselines_markdown(report)]
     if report.references:
         lines += ["## Published references", "",
                   markdown_table(references_frame(report.references))]
@@ -203,7 +237,8 @@ def write_report(out: Path, report: Report) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = {
         "summary.csv": report.summary_csv.to_csv(),
-        "summary.md": markdown_table(report.summary),
+        "summary.md": "\n".join([markdown_table(report.summary),
+                                 *_baselines_markdown(report)]),
         "comparisons.csv": report.comparisons.to_csv(index=False),
         "comparisons.md": markdown_table(comparisons_display(report.comparisons)),
         "index.html": _html(report),

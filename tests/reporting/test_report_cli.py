@@ -109,7 +109,7 @@ def test_reference_band_verdicts(report: Path, logged: Logged) -> None:
     modes = rows[rows["metric"] == "modes_covered"]
     assert modes["verdict"].tolist() == [verdicts["A"], verdicts["B"]]
     assert modes["config"].str.contains("adam").all()
-    assert rows[rows["metric"] == "knn_acc"]["verdict"].tolist() == ["not measured"]
+    assert rows[rows["metric"] == "high_quality_frac"]["verdict"].tolist() == ["not measured"]
 
 
 def test_page_links_only_files_that_exist(report: Path) -> None:
