@@ -7,6 +7,7 @@ the report folder can be zipped, mailed and opened offline.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,6 +133,18 @@ def _baselines_markdown(report: Report) -> list[str]:
     return [f"### {BASELINES_TITLE}", "", lines[0], "", *(f"- {t}" for t in lines[1:]), ""]
 
 
+def _missing_panel(row: PanelRow, kind: str) -> str:
+    if kind in row.unreadable:
+        return "logged, but not a readable image (half-written?)"
+    return "not logged"
+
+
+def linked_files(text: str) -> list[str]:
+    """The relative files a page or markdown links as images (src='...' and ![..](...))."""
+    return re.findall(r"<img src='([^']+)'", text) + re.findall(r"!\[[^\]]*\]\(([^)]+)\)",
+                                                                  text)
+
+
 def _panel_kinds(panels: list[PanelRow]) -> list[str]:
     return [k for k in PANEL_KINDS if any(k in p.files for p in panels)]
 
@@ -192,7 +205,8 @@ def _html(report: Report) -> str:
         rows = []
         for p in report.panels:
             cells = "".join(f"<td><img src='{e(p.files[k])}' alt='{e(p.config)} {k}'></td>"
-                            if k in p.files else "<td>not logged</td>" for k in kinds)
+                            if k in p.files else f"<td>{_missing_panel(p, k)}</td>"
+                            for k in kinds)
             rows.append(f"<tr><th>{e(p.config)}<br>{e(p.label)}<br>seed {p.seed!s} "
                         f"({e(p.outcome)})</th>{cells}</tr>")
         parts.append(f"<table class='panels'><tr><th>config</th>{head}</tr>"
@@ -227,7 +241,8 @@ def _markdown(report: Report) -> str:
     if kinds:
         cells = pd.DataFrame([{"config": f"{p.config} {p.label} (seed {p.seed})",
                                **{PANEL_KINDS[k]: f"![{k}]({p.files[k]})" if k in p.files
-                                  else "not logged" for k in kinds}} for p in report.panels])
+                                  else _missing_panel(p, k) for k in kinds}}
+                              for p in report.panels])
         lines.append(markdown_table(cells))
     return "\n".join(lines) + "\n"
 
@@ -248,6 +263,10 @@ def write_report(out: Path, report: Report) -> list[Path]:
         written["references.csv"] = references_frame(report.references).to_csv(index=False)
     else:  # a regenerated report must not keep the verdicts of an earlier --grid
         (out / "references.csv").unlink(missing_ok=True)
+    missing = sorted({html.unescape(f) for name in ("index.html", "README.md")
+                      for f in linked_files(written[name]) if not (out / html.unescape(f)).is_file()})
+    if missing:  # a bug: every image is written before the page that shows it
+        raise RuntimeError(f"the report would link missing images: {', '.join(missing)}")
     for name, text in written.items():
         (out / name).write_text(text, encoding="utf-8")
     return [out / name for name in written]

@@ -36,6 +36,7 @@ class Spec:
     outcome: str = "finished"
     collapsed: bool = False
     panels: tuple[str, ...] = ("generation", "reconstruction", "interpolation")
+    half_written: tuple[str, ...] = ()  # panels cut short, as by a run killed while logging
 
 
 SPECS = (
@@ -101,8 +102,10 @@ def _histories(spec: Spec, rng: np.random.Generator) -> dict[str, list[tuple[int
     return hist
 
 
-def _png(path: Path, colour: tuple[int, int, int]) -> Path:
+def _png(path: Path, colour: tuple[int, int, int], half: bool = False) -> Path:
     Image.new("RGB", (24, 16), colour).save(path)
+    if half:
+        path.write_bytes(path.read_bytes()[:40])  # the PNG header and part of a chunk
     return path
 
 
@@ -137,12 +140,13 @@ def log_experiment(root: Path, name: str = EXPERIMENT, specs: tuple[Spec, ...] =
                          else [])
         colour = (40 * i, 255 - 30 * i, 120)
         for kind in spec.panels:
-            _png(root / f"{kind}.png", colour)
+            _png(root / f"{kind}.png", colour, half=kind in spec.half_written)
             client.log_artifact(run.info.run_id, str(root / f"{kind}.png"), "panels")
         if spec.panels:
             client.log_artifact(run.info.run_id, str(root / "generation.png"),
                                 "panels/step_0000050")
-        client.set_terminated(run.info.run_id)
+        if spec.outcome != "running":
+            client.set_terminated(run.info.run_id)
         logged.specs[run_name] = spec
         logged.values[run_name] = hist
     client.set_terminated(parent.info.run_id)
