@@ -91,10 +91,12 @@ def build(name: str, references: list[Reference], tracking_uri: str, out: Path,
     data = store.load(name, plots.wants_history)  # every user mistake is raised by here
     configs = tables.build_configs(data)
     finals = tables.final_values(data, configs)
-    summary = tables.summary(configs, finals)
+    baselines = tables.baseline_values(data, configs)
+    summary = tables.summary(configs, finals, baselines)
+    declared = tables.declarations(finals)
     counted = finals[finals["counted"]]
     comparisons = significance.compare(counted, test, list(configs.frame.index))
-    figures = plots.draw_all(plots.context(data, configs, finals), out)
+    figures = plots.draw_all(plots.context(data, configs, finals, baselines), out)
     seed, panel_rows = panels.collect(store, configs.runs, out)
     report = page.Report(
         experiment=name, tracking_uri=tracking_uri, settings=tables.settings(data.params),
@@ -104,7 +106,8 @@ def build(name: str, references: list[Reference], tracking_uri: str, out: Path,
         test_note=significance.resolution_note(comparisons, test),
         references=compare_references(references, tables.measured_configs(data, configs)),
         figures=figures,
-        panel_seed=seed, panels=panel_rows)
+        panel_seed=seed, panels=panel_rows, baseline_note=tables.baselines_note(declared),
+        baseline_flags=tables.baseline_flags(summary, declared))
     return page.write_report(out, report)
 
 

@@ -7,7 +7,8 @@ the report folder can be zipped, mailed and opened offline.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +16,7 @@ import pandas as pd
 from benchmark.reporting import references as refs
 from benchmark.reporting.panels import PANEL_KINDS, PanelRow
 from benchmark.reporting.plots import Figure
-from benchmark.reporting.tables import fmt, markdown_table, mean_std
+from benchmark.reporting.tables import BaselineFlag, fmt, markdown_table, mean_std
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1400px;padding:0 1em;
@@ -50,6 +51,8 @@ class Report:
     figures: list[Figure]
     panel_seed: int | None
     panels: list[PanelRow]
+    baseline_note: str = ""  # tables.baselines_note: which column is whose baseline
+    baseline_flags: list[BaselineFlag] = field(default_factory=list)
 
     def settings_line(self) -> str:
         return "; ".join(f"{k}: {v}" for k, v in self.settings) or "no settings params logged"
@@ -91,18 +94,55 @@ def references_frame(rows: list[refs.ReferenceRow]) -> pd.DataFrame:
                                "measured", "verdict"])
 
 
-def _html_table(frame: pd.DataFrame) -> str:
+def _html_table(frame: pd.DataFrame, flagged: frozenset[tuple[str, str]] = frozenset()) -> str:
+    """A table of text cells; `flagged` (config, column) cells are marked like an outside
+    verdict (the summary's metrics that do not beat their baseline)."""
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     body = []
     for row in frame.itertuples(index=False):
         cells = []
+        config = str(getattr(row, "config", ""))
         for column, value in zip(frame.columns, row, strict=True):
             cls = f' class="{value}"' if column == "verdict" and value in (
                 refs.INSIDE, refs.OUTSIDE) else ""
+            if (config, column) in flagged:
+                cls = f' class="{refs.OUTSIDE}" title="does not beat its baseline"'
             cells.append(f"<td{cls}>{html.escape(str(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f"<div class='scroll'><table><tr>{head}</tr>\n" + "\n".join(body)
             + "</table></div>")
+
+
+BASELINES_TITLE = "Against the trivial baselines"
+ALL_BEAT = "Every config beats every baseline logged beside its metrics."
+
+
+def baseline_lines(report: Report) -> list[str]:
+    """The baseline section in words: what the columns are, then each config and metric that
+    does not beat its baseline (one sentence each), or that all do."""
+    if not report.baseline_note:
+        return []
+    flags = [f.text() for f in report.baseline_flags]
+    return [report.baseline_note, *(flags or [ALL_BEAT])]
+
+
+def _baselines_markdown(report: Report) -> list[str]:
+    lines = baseline_lines(report)
+    if not lines:
+        return []
+    return [f"### {BASELINES_TITLE}", "", lines[0], "", *(f"- {t}" for t in lines[1:]), ""]
+
+
+def _missing_panel(row: PanelRow, kind: str) -> str:
+    if kind in row.unreadable:
+        return "logged, but not a readable image (half-written?)"
+    return "not logged"
+
+
+def linked_files(text: str) -> list[str]:
+    """The relative files a page or markdown links as images (src='...' and ![..](...))."""
+    return re.findall(r"<img src='([^']+)'", text) + re.findall(r"!\[[^\]]*\]\(([^)]+)\)",
+                                                                  text)
 
 
 def _panel_kinds(panels: list[PanelRow]) -> list[str]:
@@ -123,7 +163,14 @@ def _html(report: Report) -> str:
                 "finished or newest one is kept)" if report.duplicates else "") + "</p>",
              f"<p><b>Settings</b> (from the runs' params): {e(report.settings_line())}</p>",
              "<h2>Summary</h2>", f"<p class='note'>{e(SUMMARY_NOTE)}</p>",
-             _html_table(report.summary)]
+             _html_table(report.summary, frozenset((f.config, f.metric)
+                                                   for f in report.baseline_flags))]
+    baselines = baseline_lines(report)
+    if baselines:
+        items = "".join(f"<li class='{refs.OUTSIDE}'>{e(t)}</li>" if report.baseline_flags
+                        else f"<li>{e(t)}</li>" for t in baselines[1:])
+        parts += [f"<h3>{BASELINES_TITLE}</h3>", f"<p class='note'>{e(baselines[0])}</p>",
+                  f"<ul class='baselines'>{items}</ul>"]
     if report.references:
         parts += ["<h2>Published references</h2>",
                   "<p class='note'>Inside: the measured mean lies in the published mean ± std."
@@ -158,7 +205,8 @@ def _html(report: Report) -> str:
         rows = []
         for p in report.panels:
             cells = "".join(f"<td><img src='{e(p.files[k])}' alt='{e(p.config)} {k}'></td>"
-                            if k in p.files else "<td>not logged</td>" for k in kinds)
+                            if k in p.files else f"<td>{_missing_panel(p, k)}</td>"
+                            for k in kinds)
             rows.append(f"<tr><th>{e(p.config)}<br>{e(p.label)}<br>seed {p.seed!s} "
                         f"({e(p.outcome)})</th>{cells}</tr>")
         parts.append(f"<table class='panels'><tr><th>config</th>{head}</tr>"
@@ -173,7 +221,7 @@ def _markdown(report: Report) -> str:
     lines = [f"# alibench report: {report.experiment}", "",
              f"{report.runs} runs from `{report.tracking_uri}`. Settings: "
              f"{report.settings_line()}.", "", "## Summary", "", SUMMARY_NOTE, "",
-             markdown_table(report.summary)]
+             markdown_table(report.summary), *_baselines_markdown(report)]
     if report.references:
         lines += ["## Published references", "",
                   markdown_table(references_frame(report.references))]
@@ -193,7 +241,8 @@ def _markdown(report: Report) -> str:
     if kinds:
         cells = pd.DataFrame([{"config": f"{p.config} {p.label} (seed {p.seed})",
                                **{PANEL_KINDS[k]: f"![{k}]({p.files[k]})" if k in p.files
-                                  else "not logged" for k in kinds}} for p in report.panels])
+                                  else _missing_panel(p, k) for k in kinds}}
+                              for p in report.panels])
         lines.append(markdown_table(cells))
     return "\n".join(lines) + "\n"
 
@@ -203,7 +252,8 @@ def write_report(out: Path, report: Report) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = {
         "summary.csv": report.summary_csv.to_csv(),
-        "summary.md": markdown_table(report.summary),
+        "summary.md": "\n".join([markdown_table(report.summary),
+                                 *_baselines_markdown(report)]),
         "comparisons.csv": report.comparisons.to_csv(index=False),
         "comparisons.md": markdown_table(comparisons_display(report.comparisons)),
         "index.html": _html(report),
@@ -213,6 +263,10 @@ def write_report(out: Path, report: Report) -> list[Path]:
         written["references.csv"] = references_frame(report.references).to_csv(index=False)
     else:  # a regenerated report must not keep the verdicts of an earlier --grid
         (out / "references.csv").unlink(missing_ok=True)
+    missing = sorted({html.unescape(f) for name in ("index.html", "README.md")
+                      for f in linked_files(written[name]) if not (out / html.unescape(f)).is_file()})
+    if missing:  # a bug: every image is written before the page that shows it
+        raise RuntimeError(f"the report would link missing images: {', '.join(missing)}")
     for name, text in written.items():
         (out / name).write_text(text, encoding="utf-8")
     return [out / name for name in written]

@@ -1,8 +1,11 @@
 """Each config's image panels side by side, all from the same seed.
 
-The seed is the smallest one present in every config, so the panels differ only by config.
-If no seed is shared by all configs, each config shows its own smallest seed, and the page
-says so. Panels are copied from MLflow's artifact store into the report folder.
+The seed is the smallest one that every config has a finished run of, so the panels differ
+only by config and come from runs that wrote their final panels. (Choosing it over all runs let a
+run still running, killed or failed win: its panels can be absent or half-written, and the page
+showed broken images.) If no such seed is shared by all configs, each config shows its own
+smallest seed, and the page says so. Panels are copied from MLflow's artifact store into the
+report folder, and a copy that does not decode as an image is dropped, never linked.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from PIL import Image, UnidentifiedImageError
 
 from benchmark.reporting.loading import RunStore
 
@@ -34,15 +38,31 @@ class PanelRow:
     run_id: str
     outcome: str
     files: dict[str, str] = field(default_factory=dict)
+    unreadable: list[str] = field(default_factory=list)  # kinds logged but not a valid image
 
 
 def common_seed(runs: pd.DataFrame) -> int | None:
-    """The smallest seed that every config has a run of (None if there is none)."""
+    """The smallest seed that every config has a finished run of (`counted`, when the frame
+    says), else the smallest seed every config has any run of (None if there is none)."""
+    if "counted" in runs.columns and not runs["counted"].all():
+        finished = common_seed(runs[runs["counted"]].drop(columns="counted"))
+        if finished is not None:
+            return finished
     seeds = runs.dropna(subset=["seed"]).groupby("config")["seed"].apply(set)
     if len(seeds) < runs["config"].nunique():
         return None
     shared = set.intersection(*seeds) if len(seeds) else set()
     return int(min(shared)) if shared else None
+
+
+def is_image(path: Path) -> bool:
+    """Whether a file decodes as a whole image (a half-written PNG does not)."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+        return True
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+        return False
 
 
 def _pick_run(runs: pd.DataFrame, seed: int | None) -> pd.Series:
@@ -67,10 +87,15 @@ def collect(store: RunStore, runs: pd.DataFrame, out: Path,
         present = set(store.artifact_paths(row.run_id, PANEL_FOLDER))
         for kind in PANEL_KINDS:
             path = f"{PANEL_FOLDER}/{kind}.png"
-            if path in present:
-                rel = f"{folder}/{config}/{kind}.png"
-                store.download(row.run_id, path, out / rel)
+            rel = f"{folder}/{config}/{kind}.png"
+            if path not in present:
+                (out / rel).unlink(missing_ok=True)  # an earlier report's copy of another run
+                continue
+            if is_image(store.download(row.run_id, path, out / rel)):
                 row.files[kind] = rel
+            else:
+                (out / rel).unlink()
+                row.unreadable.append(kind)
         rows.append(row)
     rows.sort(key=lambda r: int(r.config[1:]) if r.config[1:].isdigit() else r.config)
     return seed, rows

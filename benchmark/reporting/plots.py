@@ -2,13 +2,16 @@
 
 Curves are drawn per config with a band of ± 1 std over seeds; diverged runs simply end early.
 A figure whose metric no run logged is skipped with a reason the page prints, never an error.
+A metric with a trivial baseline (benchmark.metric_keys) shows it as a dashed line: one per
+config where the configs' baselines differ, else one for all (the gid of each starts with
+`baseline-<key>`, so the SVG names it).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import matplotlib
@@ -20,6 +23,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from benchmark import metric_keys  # noqa: E402
+from benchmark.metric_keys import MetricKey  # noqa: E402
 from benchmark.reporting import tables  # noqa: E402
 from benchmark.reporting.loading import ExperimentRuns  # noqa: E402
 
@@ -31,6 +36,8 @@ LR_PARAMS = ("optim.lr_g", "optim.lr_d")
 MAX_POINTS = 400  # per run and key: long histories are thinned evenly, keeping the last point
 GRID_POINTS = 100  # common CPU-time grid for the recon-vs-CPU bands
 BAND = "line: mean over seeds; band: ± 1 std over seeds"
+BASELINE_COLOUR = "0.15"
+BASELINE_STYLE = "--"
 
 
 def wants_history(key: str) -> bool:
@@ -59,6 +66,13 @@ class Context:
     history: pd.DataFrame
     labels: list[str]
     palette: dict[str, tuple[float, float, float]]
+    baselines: pd.DataFrame  # tables.baseline_values
+
+    def baseline_levels(self, key: str, by: pd.Series) -> dict[str, float]:
+        """The mean of baseline `key` over the finished runs of each group; `by` maps config
+        id -> group (its label, or its optimizer in a figure that groups by optimizer)."""
+        part = self.baselines[self.baselines["counted"] & (self.baselines["metric"] == key)]
+        return part.groupby(part["config"].map(by))["value"].mean().to_dict()
 
     def config_params(self) -> pd.DataFrame:
         """Each config's params (index config id), from its first run."""
@@ -75,14 +89,72 @@ def _thin(history: pd.DataFrame) -> pd.DataFrame:
     return history[(pos % stride == 0) | (pos == size - 1)]
 
 
-def context(data: ExperimentRuns, configs: tables.Configs, finals: pd.DataFrame) -> Context:
+def context(data: ExperimentRuns, configs: tables.Configs, finals: pd.DataFrame,
+            baselines: pd.DataFrame | None = None) -> Context:
     """Label the curves by config, drop non-finite points (diverged runs) and thin them."""
     hist = data.history.join(configs.runs[["config", "label"]], on="run_id")
     hist = hist[np.isfinite(hist["value"])]
     labels = list(configs.frame["label"])
     colours = sns.color_palette("tab10" if len(labels) <= 10 else "husl", len(labels))
-    return Context(data, configs, finals, _thin(hist), labels, dict(zip(labels, colours,
-                                                                        strict=True)))
+    if baselines is None:
+        baselines = tables.baseline_values(data, configs)
+    return Context(data, configs, finals, _thin(hist), labels,
+                   dict(zip(labels, colours, strict=True)), baselines)
+
+
+def baseline_lines(ax: plt.Axes, found: MetricKey | None, levels: dict[str, float],
+                   palette: dict | None = None) -> list[plt.Line2D]:
+    """Dashed horizontal lines at a metric's baseline: one for all groups when their levels
+    agree, else one per group (in the group's colour from `palette`, when given). Returns the
+    lines drawn, labelled by group ('' when shared)."""
+    if found is None or found.baseline is None or not levels:
+        return []
+    base = found.baseline
+    values = np.array(list(levels.values()))
+    shared = bool(np.allclose(values, values[0], rtol=1e-9, atol=0.0))
+    groups = {"": float(values.mean())} if shared else levels
+    lines = []
+    for i, (group, level) in enumerate(groups.items()):
+        colour = palette.get(group, BASELINE_COLOUR) if palette and group else BASELINE_COLOUR
+        lines.append(ax.axhline(level, color=colour, ls=BASELINE_STYLE, lw=1.2, label=group,
+                                gid=f"baseline-{base.key}-{i}"))
+    level = max(groups.values()) if found.higher_is_better else min(groups.values())
+    value = f" {tables.fmt(level, 3)}" if shared else ""
+    ax.annotate(f"{base.name} ({base.key}){value}", (0.01, level),
+                xycoords=("axes fraction", "data"), va="bottom", fontsize=8,
+                color=BASELINE_COLOUR)
+    return lines
+
+
+def baseline_ticks(ax: plt.Axes, found: MetricKey | None, levels: dict[str, float],
+                   order: list[str]) -> list:
+    """On a horizontal categorical plot (rows `order`), a dashed vertical tick across each
+    row at its baseline level. Returns the LineCollections drawn (one per figure panel)."""
+    if found is None or found.baseline is None:
+        return []
+    rows = [(i, levels[c]) for i, c in enumerate(order) if c in levels]
+    if not rows:
+        return []
+    y, x = np.array(rows).T
+    return [ax.vlines(x, y - 0.45, y + 0.45, colors=BASELINE_COLOUR, linestyles=BASELINE_STYLE,
+                      lw=1.5, gid=f"baseline-{found.baseline.key}", zorder=5)]
+
+
+def _baseline_handle() -> plt.Line2D:
+    return plt.Line2D([], [], color=BASELINE_COLOUR, ls=BASELINE_STYLE)
+
+
+def baselines_caption(shown: dict[str, MetricKey], what: str) -> str:
+    """' Dashed <what>: the mean-image baseline recon_mse_mean_image for recon_mse (final),
+    the floor to beat; ...' for the metrics (column names) whose baseline a figure drew."""
+    if not shown:
+        return ""
+    parts = []
+    for metric, found in shown.items():
+        assert found.baseline is not None
+        role = "the floor to beat" if found.baseline.floor else "its ceiling"
+        parts.append(f"the {found.baseline.name} {found.baseline.key} for {metric} ({role})")
+    return f" Dashed {what}: " + "; ".join(parts) + "."
 
 
 def _present(ctx: Context, frame: pd.DataFrame) -> list[str]:
@@ -114,10 +186,25 @@ def _lines(ctx: Context, keys: list[str], ylabel: str = "") -> plt.Figure | None
             ax.plot(band.index, band["mean"], color=ctx.palette[label])
             ax.fill_between(band.index, band["mean"] - band["std"], band["mean"] + band["std"],
                             color=ctx.palette[label], alpha=0.2, lw=0)
+        found = metric_keys.declared(key)
+        if found is not None and found.baseline is not None:
+            levels = ctx.baseline_levels(found.baseline.key, ctx.configs.frame["label"])
+            present = _present(ctx, part)
+            baseline_lines(ax, found, {k: v for k, v in levels.items() if k in present},
+                           ctx.palette)
         ax.set(title=key, xlabel="training step", ylabel=ylabel or key)
     fig.tight_layout()
     _config_legend(fig, _present(ctx, pd.concat([p for _, p in parts])), ctx.palette)
     return fig
+
+
+def _recon_baseline_note(ctx: Context) -> str:
+    found = metric_keys.declared("recon_mse")
+    if found is None or found.baseline is None or not (
+            ctx.baselines["metric"] == found.baseline.key).any():
+        return ""
+    return baselines_caption({"recon_mse": found},
+                             "line, mean over seeds (one per config where they differ)")
 
 
 def draw_losses(ctx: Context) -> tuple[plt.Figure, str] | str:
@@ -131,7 +218,8 @@ def draw_recon_steps(ctx: Context) -> tuple[plt.Figure, str] | str:
     fig = _lines(ctx, ["recon_mse"])
     if fig is None:
         return "no run logged recon_mse"
-    return fig, f"Reconstruction MSE on held-out images against training steps ({BAND})."
+    return fig, (f"Reconstruction MSE on held-out images against training steps ({BAND})."
+                 + _recon_baseline_note(ctx))
 
 
 def _cpu_curves(ctx: Context) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
@@ -179,12 +267,17 @@ def draw_recon_cpu(ctx: Context) -> tuple[plt.Figure, str] | str:
         colour = ctx.palette[label]
         ax.plot(grid / scale, mean, color=colour, label=label)
         ax.fill_between(grid / scale, mean - std, mean + std, color=colour, alpha=0.2, lw=0)
+    found = metric_keys.declared("recon_mse")
+    if found is not None and found.baseline is not None:
+        levels = ctx.baseline_levels(found.baseline.key, ctx.configs.frame["label"])
+        baseline_lines(ax, found, {k: v for k, v in levels.items() if k in curves}, ctx.palette)
     ax.set(xlabel=f"CPU time ({unit})", ylabel="recon_mse", title="recon_mse against CPU time")
     fig.tight_layout()
     _config_legend(fig, [lab for lab in ctx.labels if lab in curves], ctx.palette)
     return fig, ("Reconstruction MSE against CPU time (process time of the training run), as "
                  "in the seed report's Figure 14: each seed's curve is interpolated onto a "
-                 f"common CPU-time grid; {BAND} where two or more seeds reach.")
+                 f"common CPU-time grid; {BAND} where two or more seeds reach."
+                 + _recon_baseline_note(ctx))
 
 
 def draw_fid_steps(ctx: Context) -> tuple[plt.Figure, str] | str:
@@ -195,7 +288,7 @@ def draw_fid_steps(ctx: Context) -> tuple[plt.Figure, str] | str:
     names = {(r, k): tables.metric_label(k, ctx.data.params.loc[r])
              for r, k in pairs.itertuples(index=False)}
     hist["key"] = [names[(r, k)] for r, k in zip(hist["run_id"], hist["key"], strict=True)]
-    sub = Context(ctx.data, ctx.configs, ctx.finals, hist, ctx.labels, ctx.palette)
+    sub = replace(ctx, history=hist)
     fig = _lines(sub, sorted(hist["key"].unique()), "FID")
     return fig, ("FID against training steps, one panel per extractor and sample counts "
                  f"(never mixed) ({BAND}).")
@@ -227,6 +320,8 @@ def draw_finals(ctx: Context) -> tuple[plt.Figure, str] | str:
     colours = dict(zip(hue_order, sns.color_palette(n_colors=len(hue_order)), strict=True)
                    ) if hue_order else None
     metrics = tables.metric_order(list(frame["metric"].unique()))
+    declared = tables.declarations(ctx.finals)
+    shown: dict[str, MetricKey] = {}
     cols = min(3, len(metrics))
     rows = math.ceil(len(metrics) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols + 2, rows * (1.4 + 0.45 * len(
@@ -237,15 +332,27 @@ def draw_finals(ctx: Context) -> tuple[plt.Figure, str] | str:
                   "palette": colours, "ax": ax, "legend": False}
         sns.boxplot(part, fill=False, showfliers=False, **common)
         sns.stripplot(part, dodge=hue is not None, **common)
+        found = declared.get(metric)
+        if found is not None and found.baseline is not None:
+            levels = ctx.baseline_levels(found.baseline.key, params[cat])
+            if baseline_ticks(ax, found, levels, order):
+                shown[metric] = found
         ax.set(title=metric, xlabel="", ylabel=cat if i % cols == 0 else "")
     for ax in axes.flat[len(metrics):]:
         ax.set_visible(False)
+    handles, names = [], []
     if hue_order:
         handles = [plt.Line2D([], [], marker="o", ls="", color=colours[h]) for h in hue_order]
-        fig.legend(handles, hue_order, title=hue, loc="outside right upper", frameon=False)
+        names = list(hue_order)
+    if shown:
+        handles.append(_baseline_handle())
+        names.append("baseline")
+    if handles:
+        fig.legend(handles, names, title=hue, loc="outside right upper", frameon=False)
     by = f"{cat} x {hue}" if hue else cat
     return fig, (f"Final metrics per {by}: one dot per finished seed, boxes over seeds "
-                 "(diverged runs excluded, see the divergence figure).")
+                 "(diverged runs excluded, see the divergence figure)."
+                 + baselines_caption(shown, "ticks, each row's mean over its seeds"))
 
 
 def draw_lr(ctx: Context) -> tuple[plt.Figure, str] | str:
@@ -258,6 +365,8 @@ def draw_lr(ctx: Context) -> tuple[plt.Figure, str] | str:
                if m == tables.FINAL_RECON or m.startswith("fid_")]
     if not metrics:
         return "no finished run logged recon_mse or fid_<extractor>"
+    declared = tables.declarations(ctx.finals)
+    shown: dict[str, MetricKey] = {}
     hue = OPTIMIZER_PARAM if OPTIMIZER_PARAM in params.columns else None
     hue_order = _ordered(params[hue].reindex(ctx.configs.frame.index)) if hue else None
     colours = dict(zip(hue_order, sns.color_palette(n_colors=len(hue_order)), strict=True)
@@ -272,12 +381,18 @@ def draw_lr(ctx: Context) -> tuple[plt.Figure, str] | str:
             part[lr] = part[lr].astype(float)
             sns.lineplot(part, x=lr, y="value", hue=hue, hue_order=hue_order, palette=colours,
                          marker="o", errorbar="sd", ax=axes[i][j], legend=False)
+            found = declared.get(metric)
+            if found is not None and found.baseline is not None:
+                levels = ctx.baseline_levels(found.baseline.key, ctx.configs.frame["label"])
+                if baseline_lines(axes[i][j], found, levels):
+                    shown[metric] = found
             axes[i][j].set(xscale="log", title=f"{metric} vs {lr}", ylabel=metric)
     if hue_order:
         handles = [plt.Line2D([], [], marker="o", color=colours[h]) for h in hue_order]
         fig.legend(handles, hue_order, title=hue, loc="outside right upper", frameon=False)
     return fig, ("Sensitivity to the learning rate: final metrics against the step size (log "
-                 f"scale), per optimizer; {BAND} (finished runs; other params averaged over).")
+                 f"scale), per optimizer; {BAND} (finished runs; other params averaged over)."
+                 + baselines_caption(shown, "lines"))
 
 
 def draw_divergence(ctx: Context) -> tuple[plt.Figure, str] | str:

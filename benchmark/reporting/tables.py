@@ -6,6 +6,8 @@ Means and standard deviations use only runs that finished: diverged, failed and 
 are counted in their own columns instead of mixing half-trained numbers into the means.
 FID/KID/IS columns carry their extractor (in the metric key) and sample counts (from the run's
 params) in the column name, so numbers made with different settings never share a column.
+Each metric with a trivial baseline (benchmark.metric_keys) has the baseline's columns beside
+it, named by the baseline's key, and `baseline_flags` names every config that does not beat one.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from benchmark import metric_keys
+from benchmark.metric_keys import MetricKey
 from benchmark.reporting.loading import SEED_PARAM, ExperimentRuns
 from benchmark.reporting.references import MeasuredConfig
 
 UNCOUNTED_OUTCOMES = ("diverged", "failed", "running")
-PLAIN_METRICS = ("recon_mse", "probe_acc", "knn_acc", "recon_acc", "modes_covered",
-                 "high_quality_frac")
-SAMPLE_METRIC_PREFIXES = ("fid_", "kid_", "is_")
+# FID, KID and IS: families of keys whose values depend on the sample counts
+SAMPLE_METRIC_PREFIXES = tuple(m.key for m in metric_keys.METRIC_KEYS if m.prefix)
 FID_EXTRACTOR_PARAM = "eval.fid_extractor"
 FID_GEN_PARAM = "eval.fid_gen_count"
 FID_REAL_PARAM = "eval.fid_real_count"
@@ -125,15 +128,13 @@ def measured_configs(data: ExperimentRuns, configs: Configs) -> list[MeasuredCon
     return out
 
 
-def base_metric(key: str) -> str:
-    """The metric without the `avg_<kind>.` prefix of averaged parameters."""
-    return key.split(".", 1)[1] if key.startswith("avg_") and "." in key else key
+base_metric = metric_keys.base_key
 
 
 def summary_metric(key: str) -> bool:
-    """Whether a metric key enters the summary (also as `avg_<kind>.` averaged-params metric)."""
-    base = base_metric(key)
-    return base in PLAIN_METRICS or base.startswith(SAMPLE_METRIC_PREFIXES)
+    """Whether a metric key enters the summary: every declared metric of the model, also as
+    `avg_<kind>.` averaged-params metric (not losses, times or the baselines themselves)."""
+    return metric_keys.declared(key) is not None
 
 
 def metric_label(key: str, params: pd.Series) -> str:
@@ -149,25 +150,51 @@ def metric_label(key: str, params: pd.Series) -> str:
     return key
 
 
+LONG_COLUMNS = ["run_id", "config", "label", "counted", "metric", "key", "value"]
+
+
+def _long(rows: list[tuple[str, str, str, float]], configs: Configs) -> pd.DataFrame:
+    long = pd.DataFrame(rows, columns=["run_id", "metric", "key", "value"])
+    info = configs.runs[["config", "label", "counted"]]
+    return long.join(info, on="run_id")[LONG_COLUMNS]
+
+
 def final_values(data: ExperimentRuns, configs: Configs) -> pd.DataFrame:
-    """Long table run_id, config, label, counted, metric, value of every summary metric:
-    the last logged value, the best (min) recon_mse of the history, and the CPU time used."""
+    """Long table run_id, config, label, counted, metric (the column name), key (the logged
+    key), value of every summary metric: the last logged value, the best (min) recon_mse of the
+    history, and the CPU time used."""
     rows = []
     for run_id, finals in data.finals.iterrows():
         params = data.params.loc[run_id]
         for key, value in finals.items():
             if pd.notna(value) and summary_metric(key):
-                rows.append((run_id, metric_label(key, params), float(value)))
+                rows.append((run_id, metric_label(key, params), key, float(value)))
         if pd.notna(finals.get("cpu_time_s")):
-            rows.append((run_id, CPU_END, float(finals["cpu_time_s"])))
+            rows.append((run_id, CPU_END, "cpu_time_s", float(finals["cpu_time_s"])))
     recon = data.history[data.history["key"] == "recon_mse"]
     for run_id, best in recon.groupby("run_id")["value"].min().items():
         if pd.notna(best):
-            rows.append((run_id, BEST_RECON, float(best)))
-    long = pd.DataFrame(rows, columns=["run_id", "metric", "value"])
-    info = configs.runs[["config", "label", "counted"]]
-    return long.join(info, on="run_id")[["run_id", "config", "label", "counted", "metric",
-                                         "value"]]
+            rows.append((run_id, BEST_RECON, "recon_mse", float(best)))
+    return _long(rows, configs)
+
+
+def baseline_values(data: ExperimentRuns, configs: Configs) -> pd.DataFrame:
+    """The same long table for the baselines each run logged at step 0 (metric = key)."""
+    keys = [k for k in metric_keys.baseline_keys() if k in data.finals.columns]
+    rows = [(run_id, key, key, float(value))
+            for run_id, finals in data.finals[keys].iterrows()
+            for key, value in finals.items() if pd.notna(value)]
+    return _long(rows, configs)
+
+
+def declarations(finals: pd.DataFrame) -> dict[str, MetricKey]:
+    """Each summary column name (metric) -> the declaration of its logged key."""
+    out = {}
+    for metric, key in finals[["metric", "key"]].drop_duplicates().itertuples(index=False):
+        found = metric_keys.declared(key)
+        if found is not None:
+            out[metric] = found
+    return out
 
 
 def metric_order(metrics: list[str]) -> list[str]:
@@ -183,19 +210,90 @@ def metric_order(metrics: list[str]) -> list[str]:
     return sorted(metrics, key=rank)
 
 
-def summary(configs: Configs, finals: pd.DataFrame) -> pd.DataFrame:
+def summary(configs: Configs, finals: pd.DataFrame,
+            baselines: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per config: varying params, run counts, and n/mean/std of every metric over
-    counted runs (pandas' sample std, ddof=1; NaN for one run)."""
-    counted = finals[finals["counted"]]
+    counted runs (pandas' sample std, ddof=1; NaN for one run). A baseline's n/mean/std
+    columns (over the same runs) follow the metrics that have it, e.g. recon_mse (final),
+    recon_mse (best), recon_mse_mean_image; averaged-params metrics further right share them."""
+    values = finals if baselines is None else pd.concat([finals, baselines], ignore_index=True)
+    counted = values[values["counted"]]
     stats = counted.groupby(["config", "metric"])["value"].agg(["count", "mean", "std"])
+    present = set(values["metric"])
+    declared = declarations(finals)
     table = configs.frame.copy()
-    for metric in metric_order(list(finals["metric"].unique())):
-        part = stats.xs(metric, level="metric") if metric in stats.index.get_level_values(
-            "metric") else pd.DataFrame(columns=["count", "mean", "std"])
-        table[f"{metric} n"] = part["count"].reindex(table.index).fillna(0).astype(int)
-        table[f"{metric} mean"] = part["mean"].reindex(table.index)
-        table[f"{metric} std"] = part["std"].reindex(table.index)
-    return table
+    order = metric_order(list(finals["metric"].unique()))
+    follows: dict[str, str] = {}  # baseline -> the metric its columns follow
+    for metric in order:  # live metrics come first: the last live one, else the first average
+        found = declared.get(metric)
+        key = found.baseline.key if found is not None and found.baseline is not None else None
+        if key in present and (key not in follows or base_metric(metric) == metric):
+            follows[key] = metric
+    columns: dict[str, pd.Series] = {}
+    for metric in order:
+        names = [metric, *(k for k, m in follows.items() if m == metric)]
+        for name in names:
+            part = stats.xs(name, level="metric") if name in stats.index.get_level_values(
+                "metric") else pd.DataFrame(columns=["count", "mean", "std"])
+            columns[f"{name} n"] = part["count"].reindex(table.index).fillna(0).astype(int)
+            columns[f"{name} mean"] = part["mean"].reindex(table.index)
+            columns[f"{name} std"] = part["std"].reindex(table.index)
+    return pd.concat([table, pd.DataFrame(columns, index=table.index)], axis=1)
+
+
+@dataclass(frozen=True)
+class BaselineFlag:
+    """A config whose mean on a metric does not beat the mean of that metric's baseline."""
+
+    config: str
+    label: str
+    metric: str
+    value: float
+    baseline: float
+    declaration: MetricKey
+
+    def text(self) -> str:
+        """One sentence: 'C2 (none): recon_mse (final) does not beat the mean-image baseline
+        recon_mse_mean_image (0.104 vs 0.048; lower is better)'."""
+        base = self.declaration.baseline
+        assert base is not None
+        way = "higher" if self.declaration.higher_is_better else "lower"
+        return (f"{self.config} ({self.label}): {self.metric} does not beat the {base.name} "
+                f"{base.key} ({fmt(self.value, 3)} vs {fmt(self.baseline, 3)}; {way} is "
+                "better)")
+
+
+def baseline_flags(table: pd.DataFrame, declared: dict[str, MetricKey]) -> list[BaselineFlag]:
+    """Per config and metric, in table order: each mean that is not strictly better than its
+    floor baseline's mean over the same config's runs (ceilings are shown, never flagged)."""
+    flags = []
+    for config, row in table.iterrows():
+        for metric in summary_metrics(table):
+            found = declared.get(metric)
+            if found is None or found.baseline is None or not found.baseline.floor:
+                continue
+            value, base = row[f"{metric} mean"], row.get(f"{found.baseline.key} mean")
+            if pd.notna(value) and pd.notna(base) and not found.beats(value, base):
+                flags.append(BaselineFlag(str(config), str(row["label"]), metric, float(value),
+                                          float(base), found))
+    return flags
+
+
+def baselines_note(declared: dict[str, MetricKey]) -> str:
+    """What the baseline columns are, for the metrics this report has."""
+    said: dict[str, list[str]] = {}
+    for metric, found in declared.items():
+        if found.baseline is None:
+            continue
+        way = "higher" if found.higher_is_better else "lower"
+        kind = "the floor to beat" if found.baseline.floor else "a ceiling, never flagged"
+        text = f"{found.baseline.key} ({found.baseline.name}, {kind}; {way} is better)"
+        said.setdefault(text, []).append(metric)
+    if not said:
+        return ""
+    parts = [f"{', '.join(metrics)} beside {text}" for text, metrics in said.items()]
+    return ("Baselines, logged by every run at step 0 and averaged over the same seeds: "
+            + "; ".join(parts) + ".")
 
 
 def summary_metrics(table: pd.DataFrame) -> list[str]:

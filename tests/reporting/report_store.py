@@ -3,6 +3,9 @@
 Three configs: A (adam) and B (extra_adam + instance noise) with seeds 0-2, B with a fourth
 seed that diverged, and C (sgd, other lr, other FID sample count) with one seed. Every value
 logged is kept in `Logged.values` so tests can recompute the expected numbers on their own.
+Each run logs its baselines at step 0, as training does; they are chosen so that B beats the
+mean-image baseline and A and C do not, B's averaged-params recon_mse does not, A does not beat
+its random-encoder knn_acc, and C (another random encoder) not its probe_acc.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from PIL import Image
 EXPERIMENT = "repro"
 STEPS = range(0, 101, 10)  # losses and times
 EVAL_STEPS = (0, 50, 100)  # recon_mse, fid
+MEAN_IMAGE_MSE = 0.045  # recon_mse_mean_image: below A's and C's recon_mse, above B's
+CLASSIFIER_ACC = 0.95  # classifier_test_acc: recon_acc's ceiling, never flagged
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class Spec:
     outcome: str = "finished"
     collapsed: bool = False
     panels: tuple[str, ...] = ("generation", "reconstruction", "interpolation")
+    half_written: tuple[str, ...] = ()  # panels cut short, as by a run killed while logging
 
 
 SPECS = (
@@ -77,6 +83,10 @@ def _histories(spec: Spec, rng: np.random.Generator) -> dict[str, list[tuple[int
         "recon_mse": [(s, float(level * (1.0 if s != 50 else 0.8) + rng.uniform(0, 0.01)))
                       for s in evals],
     }
+    hist["recon_mse_mean_image"] = [(0, MEAN_IMAGE_MSE)]
+    hist["probe_acc_random"] = [(0, {"C": 0.9}.get(spec.config, 0.70 + 0.01 * spec.seed))]
+    hist["knn_acc_random"] = [(0, 0.88)]
+    hist["classifier_test_acc"] = [(0, CLASSIFIER_ACC)]
     if spec.outcome == "diverged":
         hist["loss_d"][-1] = (last, float("nan"))
         return hist
@@ -84,11 +94,18 @@ def _histories(spec: Spec, rng: np.random.Generator) -> dict[str, list[tuple[int
     modes = {"A": 13.0, "B": 24.0, "C": 10.0}[spec.config]
     hist["modes_covered"] = [(100, float(modes + rng.integers(-1, 2)))]
     hist["probe_acc"] = [(100, float(0.8 + rng.uniform(-0.05, 0.05)))]
+    knn = {"A": 0.84, "B": 0.93, "C": 0.9}[spec.config]
+    hist["knn_acc"] = [(100, float(knn + rng.uniform(-0.01, 0.01)))]
+    hist["recon_acc"] = [(100, float(0.6 + rng.uniform(-0.05, 0.05)))]
+    if spec.config == "B":
+        hist["avg_ema.recon_mse"] = [(100, float(0.06 + rng.uniform(0, 0.01)))]
     return hist
 
 
-def _png(path: Path, colour: tuple[int, int, int]) -> Path:
+def _png(path: Path, colour: tuple[int, int, int], half: bool = False) -> Path:
     Image.new("RGB", (24, 16), colour).save(path)
+    if half:
+        path.write_bytes(path.read_bytes()[:40])  # the PNG header and part of a chunk
     return path
 
 
@@ -123,12 +140,13 @@ def log_experiment(root: Path, name: str = EXPERIMENT, specs: tuple[Spec, ...] =
                          else [])
         colour = (40 * i, 255 - 30 * i, 120)
         for kind in spec.panels:
-            _png(root / f"{kind}.png", colour)
+            _png(root / f"{kind}.png", colour, half=kind in spec.half_written)
             client.log_artifact(run.info.run_id, str(root / f"{kind}.png"), "panels")
         if spec.panels:
             client.log_artifact(run.info.run_id, str(root / "generation.png"),
                                 "panels/step_0000050")
-        client.set_terminated(run.info.run_id)
+        if spec.outcome != "running":
+            client.set_terminated(run.info.run_id)
         logged.specs[run_name] = spec
         logged.values[run_name] = hist
     client.set_terminated(parent.info.run_id)
@@ -152,7 +170,7 @@ references:
     source: Dumoulin et al. 2016
     settings: 25-Gaussian mixture
     where: {optim.name: extra_adam}
-  - metric: knn_acc
+  - metric: high_quality_frac
     mean: 0.9
     source: nobody
     settings: not measured here

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 import pytest
-from report_store import EXPERIMENT, Logged
+from PIL import Image, UnidentifiedImageError
+from report_store import EXPERIMENT, Logged, Spec, log_experiment
 from scipy import stats
 
 from benchmark.report import main
@@ -109,17 +112,59 @@ def test_reference_band_verdicts(report: Path, logged: Logged) -> None:
     modes = rows[rows["metric"] == "modes_covered"]
     assert modes["verdict"].tolist() == [verdicts["A"], verdicts["B"]]
     assert modes["config"].str.contains("adam").all()
-    assert rows[rows["metric"] == "knn_acc"]["verdict"].tolist() == ["not measured"]
+    assert rows[rows["metric"] == "high_quality_frac"]["verdict"].tolist() == ["not measured"]
+
+
+def broken_images(report: Path) -> list[str]:
+    """Every image index.html or README.md shows that is not a file decoding as an image."""
+    links = re.findall(r"<img[^>]*\ssrc=['\"]([^'\"]+)['\"]", (report / "index.html").read_text())
+    links += re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (report / "README.md").read_text())
+    assert links, "no image found on the page"
+    broken = []
+    for link in links:
+        path = report / html.unescape(link)
+        try:
+            with Image.open(path) as image:
+                image.load()
+        except (OSError, UnidentifiedImageError):
+            broken.append(link)
+    return broken
 
 
 def test_page_links_only_files_that_exist(report: Path) -> None:
-    html = (report / "index.html").read_text()
-    assert "<script" not in html and "http://" not in html and "https://" not in html
+    page = (report / "index.html").read_text()
+    assert "<script" not in page and "http://" not in page and "https://" not in page
     for figure in FIGURES:
-        assert f"src='plots/{figure}.png'" in html
-    assert "seed 0" in html and "All panels from seed 0" in html
+        assert f"src='plots/{figure}.png'" in page
+    assert "seed 0" in page and "All panels from seed 0" in page
     readme = (report / "README.md").read_text()
     assert "![Discriminator and generator losses](plots/losses.png)" in readme
+    assert broken_images(report) == []
+
+
+def test_panels_come_from_finished_runs_and_broken_ones_are_never_linked(
+        tmp_path: Path) -> None:
+    """Issue 15's broken panels: seed 0 is shared by every config, but B's seed-0 run never
+    finished and left its final panels half-written (a run killed while logging them); C's
+    seed-1 run has one half-written panel. Seed 1 is the smallest with a finished run in
+    every config, so the page shows seed 1, and C's broken panel is named, not linked."""
+    every = ("generation", "reconstruction", "interpolation")
+    specs = (Spec("A", 0, "adam", "none"), Spec("A", 1, "adam", "none"),
+             Spec("B", 0, "extra_adam", "instance_noise(std=0.1)", outcome="running",
+                  half_written=every),
+             Spec("B", 1, "extra_adam", "instance_noise(std=0.1)"),
+             Spec("C", 0, "sgd", "none", lr_g="0.0005"),
+             Spec("C", 1, "sgd", "none", lr_g="0.0005", half_written=("interpolation",)))
+    logged = log_experiment(tmp_path / "store", "halfway", specs)
+    out = tmp_path / "report"
+    assert main(["--experiment", "halfway", "--tracking-uri", logged.uri,
+                 "--out", str(out)]) == 0
+    assert broken_images(out) == []
+    page = (out / "index.html").read_text()
+    assert "All panels from seed 1" in page
+    assert page.count("<img src='panels/") == 3 + 3 + 2
+    assert "logged, but not a readable image" in page
+    assert not (out / "panels/C3/interpolation.png").exists()
 
 
 def _experiment_names(uri: str) -> list[str]:

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.reporting import plots, tables
+from benchmark.reporting import page, plots, tables
 from benchmark.reporting.loading import ExperimentRuns
-from benchmark.reporting.panels import common_seed
+from benchmark.reporting.panels import PanelRow, common_seed
 
 
 def _runs(specs: list[tuple[str, str, int, str]], history: pd.DataFrame | None = None,
@@ -76,6 +76,13 @@ def test_common_seed_is_the_smallest_every_config_has() -> None:
     assert common_seed(runs.assign(seed=[1, 1, 2, 3])) is None
 
 
+def test_common_seed_prefers_seeds_whose_runs_finished() -> None:
+    runs = pd.DataFrame({"config": ["C1", "C1", "C2", "C2"], "seed": [0, 1, 0, 1],
+                         "counted": [True, True, False, True]})
+    assert common_seed(runs) == 1  # C2's seed-0 run is running, failed or diverged
+    assert common_seed(runs.assign(counted=[True, True, False, False])) == 0  # no better
+
+
 def test_figures_without_their_metrics_are_skipped_with_a_reason(tmp_path: Path) -> None:
     history = pd.DataFrame({"run_id": ["a0", "a0", "s1"], "key": ["loss_d", "loss_d", "loss_d"],
                             "step": [0, 10, 0], "value": [1.0, np.inf, 2.0]})
@@ -117,3 +124,18 @@ def test_configs_with_the_same_params_get_distinct_labels() -> None:
     data.params = data.params.drop(columns="train.dir")
     configs = tables.build_configs(data)
     assert configs.frame["label"].tolist() == ["C1 all runs", "C2 all runs"]
+
+
+def test_the_page_is_never_written_with_a_link_to_a_missing_image(tmp_path: Path) -> None:
+    comparisons = pd.DataFrame(columns=["metric", "config_a", "label_a", "config_b", "label_b",
+                                        "n_a", "n_b", "mean_a", "mean_b", "diff", "p_value",
+                                        "p_holm"])
+    report = page.Report(
+        experiment="x", tracking_uri="sqlite:///x.db", settings=[], runs=1, duplicates=0,
+        summary=pd.DataFrame({"config": ["C1"]}), summary_csv=pd.DataFrame({"config": ["C1"]}),
+        comparisons=comparisons, test_title="t", test_note="", references=[], figures=[],
+        panel_seed=0, panels=[PanelRow("C1", "adam", 0, "r1", "finished",
+                                       {"generation": "panels/C1/generation.png"})])
+    with pytest.raises(RuntimeError, match=r"missing images: panels/C1/generation\.png$"):
+        page.write_report(tmp_path, report)
+    assert not (tmp_path / "index.html").exists()
