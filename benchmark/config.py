@@ -87,7 +87,12 @@ class SchemeConfig:
 @dataclass
 class TrainConfig:
     steps: int = field(default=1000, metadata={
-        "help": "generator updates in the run", "min": 1})
+        "help": "generator updates in the run (unless grad_evals is set)", "min": 1})
+    grad_evals: int | None = field(default=None, metadata={
+        "help": "budget in gradient evaluations (forward passes of the game with their "
+                "gradients) instead of steps: steps = grad_evals // evaluations per step, so "
+                "schemes of different cost compare at equal compute on every machine",
+        "min": 1})
     log_every: int = field(default=10, metadata={
         "help": "steps between logged losses and times", "min": 1})
     eval_every: int = field(default=500, metadata={
@@ -210,7 +215,7 @@ def validate_run(cfg: RunConfig) -> None:
     """Checks that span sections: scheme/optimizer pairs, stabilizers, metrics for the data."""
     from benchmark.data import DATASETS
     from benchmark.evaluation import validate_eval_config
-    from benchmark.schemes import check_scheme_optimizer
+    from benchmark.schemes import check_scheme_optimizer, total_steps
     from benchmark.stabilizers import parse_stabilizers
     from optim import check_optimizer_options
 
@@ -219,6 +224,7 @@ def validate_run(cfg: RunConfig) -> None:
                             momentum=cfg.optim.momentum,
                             moments_on_extrapolation=cfg.optim.moments_on_extrapolation)
     parse_stabilizers(cfg.stabilizers)
+    total_steps(cfg)
     kinds = cfg.optim.averaging
     if len(set(kinds)) != len(kinds):
         raise ConfigError(f"optim.averaging: {kinds!r} lists a kind twice; list each once")

@@ -57,7 +57,9 @@ class GridProgress:
 
     def run_bar(self, cfg: RunConfig):
         cls = _RunBar if self.interactive else _RunLines
-        return cls(run_name(cfg), cfg.train.steps)
+        from benchmark.schemes import total_steps  # torch: a run is about to start anyway
+
+        return cls(run_name(cfg), total_steps(cfg))
 
     def run_done(self, line: str) -> None:
         """Print a run's summary line (stdout: it is the grid's result) and advance."""

@@ -55,6 +55,7 @@ class Game:
         self.next_batch = next_batch
         self.device = device
         self.step = 0  # the training step; stabilizer schedules read it
+        self.evaluations = 0  # gradient evaluations so far: forward passes of the game
 
     def draw(self) -> Draw:
         x = self.next_batch().to(self.device)
@@ -68,7 +69,9 @@ class Game:
 
     def losses(self, draw: Draw, generator_terms: bool = True) -> Losses:
         """Both players' losses at `draw`; `generator_terms=False` skips the generator's
-        regularizers (their extra forward passes) where only the discriminator's loss is used."""
+        regularizers (their extra forward passes) where only the discriminator's loss is used.
+        Each call is one gradient evaluation of the compute budget."""
+        self.evaluations += 1
         encoded = self.ali.encoder(draw.x, draw.eps)
         x_fake = self.ali.decoder(draw.z_prior)
         pairs = Pairs(draw.x, encoded.z, x_fake, draw.z_prior)
@@ -136,6 +139,10 @@ class UpdateScheme:
     def step(self, players: Players) -> Losses:
         raise NotImplementedError
 
+    def evaluations_per_step(self, extrapolation_needs_gradient: bool) -> int:
+        """Gradient evaluations (forward passes of the game) one step costs."""
+        raise NotImplementedError
+
 
 class Alternating(UpdateScheme):
     """`d_steps` discriminator updates, then one encoder+decoder update, each with its own forward."""
@@ -155,6 +162,9 @@ class Alternating(UpdateScheme):
         players.opt_g.step()
         return losses
 
+    def evaluations_per_step(self, extrapolation_needs_gradient: bool) -> int:
+        return self.d_steps + 1
+
 
 class Simultaneous(UpdateScheme):
     """One forward pass; both players step from the same point (the original ALI code)."""
@@ -166,6 +176,9 @@ class Simultaneous(UpdateScheme):
         players.opt_d.step()
         players.opt_g.step()
         return losses
+
+    def evaluations_per_step(self, extrapolation_needs_gradient: bool) -> int:
+        return 1
 
 
 class Extragradient(UpdateScheme):
@@ -205,6 +218,9 @@ class Extragradient(UpdateScheme):
             opt.step()
         return losses
 
+    def evaluations_per_step(self, extrapolation_needs_gradient: bool) -> int:
+        return 2 if extrapolation_needs_gradient else 1
+
 
 SCHEMES: dict[str, type[UpdateScheme]] = {}
 
@@ -230,3 +246,22 @@ def check_scheme_optimizer(scheme: str, optimizer: str) -> None:
 
 for _cls in (Alternating, Simultaneous, Extragradient):
     register_scheme(_cls)
+
+
+def total_steps(cfg) -> int:
+    """The run's steps: `train.steps`, or the `train.grad_evals` budget divided by what one step
+    of its scheme and optimizer costs (alternating d_steps + 1, simultaneous 1, extragradient 2,
+    extrapolation from the past 1)."""
+    from optim import OPTIMIZERS
+
+    if cfg.train.grad_evals is None:
+        return cfg.train.steps
+    spec = OPTIMIZERS[cfg.optim.name]
+    per_step = SCHEMES[cfg.scheme.name](cfg.scheme.d_steps).evaluations_per_step(
+        getattr(spec.cls, "extrapolation_needs_gradient", True))
+    steps = cfg.train.grad_evals // per_step
+    if steps < 1:
+        raise ConfigError(f"train.grad_evals: {cfg.train.grad_evals} buys no step of "
+                          f"{cfg.scheme.name} with {cfg.optim.name} ({per_step} per step); "
+                          f"choose at least {per_step}")
+    return steps

@@ -23,7 +23,7 @@ from benchmark.config import RunConfig, run_key
 from benchmark.data import BatchSampler, load_dataset
 from benchmark.evaluation import Evaluator
 from benchmark.models import build_ali, build_encoder
-from benchmark.schemes import SCHEMES, Game, Players
+from benchmark.schemes import SCHEMES, Game, Players, total_steps
 from benchmark.stabilizers import parse_stabilizers
 from benchmark.tracking import Tracker
 from optim import build_optimizer
@@ -133,6 +133,7 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
         sampler.load_state_dict(saved["sampler"])
         checkpoint.set_rng_state(saved["rng"])
         start = saved["step"]
+        game.evaluations = saved.get("grad_evals", 0)
         clock = Clock(saved["cpu_time_s"], saved["wall_time_s"])
         collapse = CollapseMonitor(cfg.train.collapse_patience, **saved["collapse"])
     else:
@@ -144,7 +145,8 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
             "run_key": key, "ali": ali.state_dict(), "opt_d": opt_d.state_dict(),
             "opt_g": opt_g.state_dict(), "sampler": sampler.state_dict(),
             "averages": averages.state_dict(),
-            "rng": checkpoint.rng_state(), "collapse": collapse.state_dict(), **times})
+            "rng": checkpoint.rng_state(), "collapse": collapse.state_dict(),
+            "grad_evals": game.evaluations, **times})
 
     def score(step: int) -> dict[str, float]:
         """The live networks' metrics and each average's, prefixed `avg_<kind>.`."""
@@ -154,13 +156,13 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
         return metrics
 
     # --- loop --------------------------------------------------------------------------------
-    train_cfg, metrics = cfg.train, {}
+    train_cfg, metrics, steps = cfg.train, {}, total_steps(cfg)
     ali.train()
-    for step in range(start + 1, train_cfg.steps + 1):
+    for step in range(start + 1, steps + 1):
         game.step = step
         losses = scheme.step(players)
         averages.update()
-        last = step == train_cfg.steps
+        last = step == steps
         if not (math.isfinite(losses.loss_d.item()) and math.isfinite(losses.loss_g.item())):
             return RunResult("diverged", step)
 
@@ -170,7 +172,7 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
             stats = losses.stats()
             if collapse.observe(stats["d_accuracy_enc"], stats["d_accuracy_dec"]):
                 tracker.set_tags({"collapsed": "true", "collapsed_step": str(step)})
-            tracker.log_metrics({**stats, **clock.read()}, step)
+            tracker.log_metrics({**stats, **clock.read(), "grad_evals": game.evaluations}, step)
         if step % train_cfg.eval_every == 0 or last:
             metrics = score(step)
             tracker.log_metrics(metrics, step)
@@ -183,7 +185,7 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
             progress(step)
 
     if not metrics:  # resumed from the final checkpoint: the metrics are already logged
-        metrics = score(train_cfg.steps)
+        metrics = score(steps)
     for name, image in evaluator.panels(ali).items():
         tracker.log_image(image, f"panels/{name}.png")
-    return RunResult("finished", train_cfg.steps, metrics, collapse.collapsed)
+    return RunResult("finished", steps, metrics, collapse.collapsed)

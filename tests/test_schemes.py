@@ -368,3 +368,38 @@ def test_extragradient_without_resampling_reuses_the_instance_noise(digits):
     assert first.loss_d.item() == second.loss_d.item()
     assert first.loss_g.item() == second.loss_g.item()
     assert game.losses(game.draw()).loss_d.item() != first.loss_d.item()
+
+
+@pytest.mark.parametrize(("scheme", "optimizer"), VALID_PAIRS)
+@pytest.mark.parametrize("d_steps", [1, 3])
+def test_gradient_evaluations_counted_are_the_ones_the_budget_assumes(digits, scheme, optimizer,
+                                                                     d_steps):
+    """The grad_evals budget divides by `evaluations_per_step`; the game counts its forward
+    passes. Both agree for every valid pair, so a budget buys the compute it says."""
+    players, _ = make_players(digits, optimizer)
+    cls = SCHEMES[scheme]
+    update = cls(d_steps=d_steps)
+    for _ in range(UPDATES):
+        update.step(players)
+    spec = OPTIMIZERS[optimizer]
+    per_step = update.evaluations_per_step(getattr(spec.cls, "extrapolation_needs_gradient", True))
+    assert players.game.evaluations == UPDATES * per_step
+    expected = {"alternating": d_steps + 1, "simultaneous": 1,
+                "extragradient": 1 if optimizer.startswith("past_") else 2}[scheme]
+    assert per_step == expected
+
+
+def test_a_gradient_evaluation_budget_sets_the_steps():
+    from benchmark.schemes import total_steps
+
+    def steps(**raw):
+        grid = {"name": "g", "base": {"train": {"grad_evals": 600}, **raw}}
+        return total_steps(expand_grid(grid).runs[0])
+
+    assert steps(optim={"name": "adam"}) == 300  # alternating, 1 D step: 2 per step
+    assert steps(optim={"name": "adam"}, scheme={"name": "alternating", "d_steps": 5}) == 100
+    assert steps(optim={"name": "sgd"}, scheme={"name": "simultaneous"}) == 600
+    assert steps(optim={"name": "extra_sgd"}, scheme={"name": "extragradient"}) == 300
+    assert steps(optim={"name": "past_extra_adam"}, scheme={"name": "extragradient"}) == 600
+    with pytest.raises(ConfigError, match="train.grad_evals: 1 buys no step"):
+        expand_grid({"name": "g", "base": {"train": {"grad_evals": 1}}})

@@ -28,7 +28,7 @@ from benchmark.metric_keys import MetricKey  # noqa: E402
 from benchmark.reporting import tables  # noqa: E402
 from benchmark.reporting.loading import ExperimentRuns  # noqa: E402
 
-HISTORY_KEYS = ("loss_d", "loss_g", "recon_mse", "cpu_time_s")
+HISTORY_KEYS = ("loss_d", "loss_g", "recon_mse", "cpu_time_s", "grad_evals")
 HISTORY_PREFIXES = ("fid_",)
 OPTIMIZER_PARAM = "optim.name"
 STABILIZER_PARAM = "stabilizers"
@@ -222,16 +222,17 @@ def draw_recon_steps(ctx: Context) -> tuple[plt.Figure, str] | str:
                  + _recon_baseline_note(ctx))
 
 
-def _cpu_curves(ctx: Context) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
-    """Per config label, each run's (CPU seconds, recon_mse) curve; CPU time is interpolated
-    at the recon steps because the two are logged at different intervals."""
+def _curves_against(ctx: Context, x_key: str) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Per config label, each run's (x, recon_mse) curve for a compute axis `x_key` (CPU time,
+    gradient evaluations); x is interpolated at the recon steps because the two are logged at
+    different intervals."""
     hist = ctx.history
     curves: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-    for _, run in hist[hist["key"].isin(["recon_mse", "cpu_time_s"])].groupby("run_id"):
-        recon, cpu = run[run["key"] == "recon_mse"], run[run["key"] == "cpu_time_s"]
-        if recon.empty or cpu.empty:
+    for _, run in hist[hist["key"].isin(["recon_mse", x_key])].groupby("run_id"):
+        recon, along = run[run["key"] == "recon_mse"], run[run["key"] == x_key]
+        if recon.empty or along.empty:
             continue
-        x = np.interp(recon["step"], cpu["step"], cpu["value"])
+        x = np.interp(recon["step"], along["step"], along["value"])
         order = np.argsort(x, kind="stable")
         curves.setdefault(run["label"].iloc[0], []).append((x[order],
                                                             recon["value"].to_numpy()[order]))
@@ -255,12 +256,12 @@ def band_on_grid(curves: list[tuple[np.ndarray, np.ndarray]],
     return grid, mean, std
 
 
-def draw_recon_cpu(ctx: Context) -> tuple[plt.Figure, str] | str:
-    curves = _cpu_curves(ctx)
+def _draw_recon_against(ctx: Context, x_key: str, what: str,
+                        unit_of: Callable[[float], tuple[float, str]]) -> tuple[plt.Figure, str] | str:
+    curves = _curves_against(ctx, x_key)
     if not curves:
-        return "needs recon_mse and cpu_time_s histories; no run logged both"
-    longest = max(x[-1] for runs in curves.values() for x, _ in runs)
-    scale, unit = (60.0, "minutes") if longest >= 120 else (1.0, "seconds")
+        return f"needs recon_mse and {x_key} histories; no run logged both"
+    scale, xlabel = unit_of(max(x[-1] for runs in curves.values() for x, _ in runs))
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for label in [lab for lab in ctx.labels if lab in curves]:
         grid, mean, std = band_on_grid(curves[label])
@@ -271,13 +272,33 @@ def draw_recon_cpu(ctx: Context) -> tuple[plt.Figure, str] | str:
     if found is not None and found.baseline is not None:
         levels = ctx.baseline_levels(found.baseline.key, ctx.configs.frame["label"])
         baseline_lines(ax, found, {k: v for k, v in levels.items() if k in curves}, ctx.palette)
-    ax.set(xlabel=f"CPU time ({unit})", ylabel="recon_mse", title="recon_mse against CPU time")
+    ax.set(xlabel=xlabel, ylabel="recon_mse", title=f"recon_mse against {what}")
     fig.tight_layout()
     _config_legend(fig, [lab for lab in ctx.labels if lab in curves], ctx.palette)
-    return fig, ("Reconstruction MSE against CPU time (process time of the training run), as "
-                 "in the seed report's Figure 14: each seed's curve is interpolated onto a "
-                 f"common CPU-time grid; {BAND} where two or more seeds reach."
-                 + _recon_baseline_note(ctx))
+    return fig, (f"each seed's curve is interpolated onto a common {what} grid; {BAND} where "
+                 "two or more seeds reach." + _recon_baseline_note(ctx))
+
+
+def draw_recon_cpu(ctx: Context) -> tuple[plt.Figure, str] | str:
+    drawn = _draw_recon_against(
+        ctx, "cpu_time_s", "CPU time",
+        lambda longest: (60.0, "CPU time (minutes)") if longest >= 120
+        else (1.0, "CPU time (seconds)"))
+    if isinstance(drawn, str):
+        return drawn
+    return drawn[0], ("Reconstruction MSE against CPU time (process time of the training run, "
+                      "machine-dependent), as in the seed report's Figure 14: " + drawn[1])
+
+
+def draw_recon_grad_evals(ctx: Context) -> tuple[plt.Figure, str] | str:
+    drawn = _draw_recon_against(ctx, "grad_evals", "gradient evaluations",
+                                lambda longest: (1.0, "gradient evaluations"))
+    if isinstance(drawn, str):
+        return drawn
+    return drawn[0], ("Reconstruction MSE against gradient evaluations (forward passes of the "
+                      "game with their gradients: alternating costs d_steps + 1 per step, "
+                      "extragradient 2, the others 1), the compute-matched axis, the same on "
+                      "every machine: " + drawn[1])
 
 
 def draw_fid_steps(ctx: Context) -> tuple[plt.Figure, str] | str:
@@ -412,6 +433,8 @@ def draw_divergence(ctx: Context) -> tuple[plt.Figure, str] | str:
 DRAWERS: dict[str, tuple[str, Callable[[Context], tuple[plt.Figure, str] | str]]] = {
     "losses": ("Discriminator and generator losses", draw_losses),
     "recon_cpu": ("Reconstruction MSE against CPU time", draw_recon_cpu),
+    "recon_grad_evals": ("Reconstruction MSE against gradient evaluations",
+                         draw_recon_grad_evals),
     "recon_steps": ("Reconstruction MSE against steps", draw_recon_steps),
     "fid_steps": ("FID against steps", draw_fid_steps),
     "finals": ("Final metrics per optimizer and stabilizer", draw_finals),

@@ -79,6 +79,7 @@ def _histories(spec: Spec, rng: np.random.Generator) -> dict[str, list[tuple[int
         "loss_g": [(s, float(0.7 + s / 200 + rng.normal(0, 0.05))) for s in steps],
         "cpu_time_s": [(s, float(c)) for s, c in zip(steps, cpu, strict=True)],
         "wall_time_s": [(s, float(c * 1.1)) for s, c in zip(steps, cpu, strict=True)],
+        "grad_evals": [(s, float(2 * s)) for s in steps],  # 2 per step: alternating
         # recon dips at step 50 so the best value differs from the final one
         "recon_mse": [(s, float(level * (1.0 if s != 50 else 0.8) + rng.uniform(0, 0.01)))
                       for s in evals],

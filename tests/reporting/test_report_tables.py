@@ -94,6 +94,7 @@ def test_figures_without_their_metrics_are_skipped_with_a_reason(tmp_path: Path)
     assert drawn == {"losses", "divergence"}
     reasons = {f.name: f.skipped for f in figures if f.skipped}
     assert reasons["recon_cpu"].startswith("needs recon_mse and cpu_time_s")
+    assert reasons["recon_grad_evals"].startswith("needs recon_mse and grad_evals")
     assert reasons["lr"] == "the runs do not vary optim.lr_g or optim.lr_d"
     for name in drawn:
         assert (tmp_path / "plots" / f"{name}.png").stat().st_size > 0
