@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import re
 import types
 import typing
 from collections.abc import Iterator
@@ -120,9 +121,44 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
+    def __post_init__(self) -> None:
+        # Held canonical, so the run key, the params and the run name see one form of each.
+        if self.stabilizers:
+            self.stabilizers = canonical_stabilizers(self.stabilizers)
+
+
+def canonical_stabilizers(raw: list[dict]) -> list[dict]:
+    """Each stabilizer as `{name, every option}`: validated, defaults filled in, numbers of the
+    option's type. `{name: instance_noise}` and the same entry with its defaults written out (or
+    `1` for `1.0`) are then one config with one run key, as every other section already is."""
+    from benchmark.stabilizers import parse_stabilizers
+
+    return [{"name": s.name, **dataclasses.asdict(s.options)} for s in parse_stabilizers(raw)]
+
 
 # ---------------------------------------------------------------------------------------------
 # Generic validation from type hints and field metadata.
+
+
+class SpelledFloat(float):
+    """A number written the way everyone writes learning rates (`1e-3`, `5E-5`, `1.0e3`) that
+    YAML 1.1 would keep a string: a float wherever a float is read, and the text as written
+    wherever a string is (a folder named `1e3` stays `1e3`)."""
+
+    text: str
+
+    def __new__(cls, text: str) -> SpelledFloat:
+        number = super().__new__(cls, text.replace("_", ""))
+        number.text = text
+        return number
+
+    def __repr__(self) -> str:  # messages quote the value as the user wrote it
+        return self.text
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        return SpelledFloat, (self.text,)
 
 
 def _key_text(key: Any) -> str:
@@ -156,8 +192,10 @@ def _check_value(path: str, value: Any, tp: Any, meta: dict) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: expected a mapping, got {value!r}")
         return value
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = float(value)  # 1 -> 1.0, and a SpelledFloat -> a plain float
+    if tp is str and isinstance(value, SpelledFloat):
+        value = value.text  # a path or a name that YAML 1.1 kept a string: as written
     if tp is bool and not isinstance(value, bool):
         raise ConfigError(f"{path}: expected true or false, got {value!r}")
     if tp in (int, float) and (isinstance(value, bool) or not isinstance(value, tp)):
@@ -293,6 +331,16 @@ def config_key(cfg: RunConfig) -> str:
     return _digest(payload)
 
 
+def non_default_options(stabilizers: list[dict]) -> list[dict]:
+    """Canonical stabilizers with only the options that differ from their defaults: what the
+    `stabilizers` param shows (`instance_noise(anneal_steps=300)`), the same for every spelling."""
+    shown = []
+    for entry in stabilizers:
+        defaults = canonical_stabilizers([{"name": entry["name"]}])[0]
+        shown.append({k: v for k, v in entry.items() if k == "name" or v != defaults[k]})
+    return shown
+
+
 def flat_params(cfg: Any, prefix: str = "") -> dict[str, str]:
     """Every config field as a flat `section.field` param, stabilizers as one readable string."""
     from benchmark.stabilizers import describe_stabilizers
@@ -304,7 +352,7 @@ def flat_params(cfg: Any, prefix: str = "") -> dict[str, str]:
         if dataclasses.is_dataclass(value):
             params.update(flat_params(value, key + "."))
         elif key == "stabilizers":
-            params[key] = describe_stabilizers(value)
+            params[key] = describe_stabilizers(non_default_options(value))
         elif isinstance(value, (list, tuple, dict)):
             params[key] = json.dumps(value)
         else:
@@ -344,11 +392,6 @@ class Grid:
     description: str = ""
 
 
-def _matches(overrides: dict, rule: dict) -> bool:
-    flat = _flatten_raw(overrides)
-    return all(flat.get(k) == v for k, v in _flatten_raw(rule).items())
-
-
 def _flatten_raw(raw: dict, prefix: str = "") -> dict:
     out = {}
     for key, value in raw.items():
@@ -357,6 +400,29 @@ def _flatten_raw(raw: dict, prefix: str = "") -> dict:
         else:
             out[f"{prefix}{key}"] = value
     return out
+
+
+def _dotted(cfg: Any, key: str) -> Any:
+    for part in key.split("."):
+        cfg = getattr(cfg, part)
+    return cfg
+
+
+def parse_exclude(rule: dict, where: str) -> dict[str, Any]:
+    """An exclude rule as dotted key -> value, read the way a run's config is read: a key no
+    config has (`optim.bogus`) or a value no config can hold is one line naming it, and the
+    values are canonical (`1e-3` is 0.001, a stabilizer has all its options) so they compare
+    equal to a run's resolved config however either was spelled."""
+    try:
+        parsed = from_dict(RunConfig, to_nested(rule), where)
+    except ConfigError as err:  # a stabilizer's own message names `stabilizers[i]...`
+        text = str(err)
+        raise ConfigError(text if text.startswith(where) else f"{where}.{text}") from None
+    return {key: _dotted(parsed, key) for key in _flatten_raw(to_nested(rule))}
+
+
+def _matches(cfg: RunConfig, rule: dict[str, Any]) -> bool:
+    return all(_dotted(cfg, key) == value for key, value in rule.items())
 
 
 def _check_shape(raw: Any, source: str) -> None:
@@ -397,7 +463,7 @@ def expand_grid(raw: Any, source: str = "grid", overrides: dict | None = None) -
     if unknown:
         raise ConfigError(f"{_key_text(unknown[0])}: unknown grid key; valid keys: "
                           f"{', '.join(GRID_KEYS)}")
-    name = raw.get("name")
+    name = _as_text(raw.get("name"))
     if not isinstance(name, str) or not name.strip() or "/" in name:
         raise ConfigError(f"name: expected a non-empty name without '/', got {name!r}")
     base = raw.get("base") or {}
@@ -416,6 +482,7 @@ def expand_grid(raw: Any, source: str = "grid", overrides: dict | None = None) -
     excludes = raw.get("exclude") or []
     if not isinstance(excludes, list) or not all(isinstance(r, dict) for r in excludes):
         raise ConfigError(f"exclude: expected a list of mappings, got {excludes!r}")
+    rules = [parse_exclude(rule, f"exclude[{i}]") for i, rule in enumerate(excludes)]
 
     from benchmark.reporting.references import parse_references
 
@@ -425,10 +492,10 @@ def expand_grid(raw: Any, source: str = "grid", overrides: dict | None = None) -
     for run_override in explicit:
         for combo in itertools.product(*axes.values()):
             point = merge(run_override, dict(zip(axes.keys(), combo, strict=True)))
-            if any(_matches(point, rule) for rule in excludes):
-                continue
             resolved = merge(merge(base, point), overrides or {})
             cfg = from_dict(RunConfig, resolved)
+            if any(_matches(cfg, rule) for rule in rules):
+                continue  # before the checks across sections: rules drop impossible pairs
             validate_run(cfg)
             key = run_key(cfg)
             if key not in seen:  # two spellings of the same run are one run
@@ -436,7 +503,12 @@ def expand_grid(raw: Any, source: str = "grid", overrides: dict | None = None) -
                 runs.append(cfg)
     if not runs:
         raise ConfigError("exclude: the rules remove every run of the grid")
-    return Grid(name, None, runs, references, str(raw.get("description") or ""))
+    return Grid(name, None, runs, references, str(_as_text(raw.get("description")) or ""))
+
+
+def _as_text(value: Any) -> Any:
+    """A grid's own string keys take a number-like spelling as written (`name: 1e3`)."""
+    return value.text if isinstance(value, SpelledFloat) else value
 
 
 class GridLoader(yaml.SafeLoader):
@@ -468,6 +540,28 @@ def _unique_keys(loader: GridLoader, node: yaml.MappingNode) -> Iterator[dict]:
 
 GridLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_keys)
 
+# YAML 1.1 reads a float only with a dot and a signed exponent (`1.0e-3`); `1e-3`, `5E-5` and
+# `1.0e3` stay strings. This resolver, on the grid loader only and tried after YAML's own int
+# and float ones (so `1` stays an int and `.5`, `2.0e-4` stay plain floats), reads the rest of
+# the usual spellings as numbers that remember their text.
+SPELLED_FLOAT_TAG = "tag:alibench,2025:spelled-float"
+GridLoader.add_implicit_resolver(
+    SPELLED_FLOAT_TAG,
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
+
+
+def _spelled_float(loader: GridLoader, node: yaml.ScalarNode) -> SpelledFloat:
+    text = loader.construct_scalar(node)
+    try:
+        return SpelledFloat(text)
+    except ValueError:  # only an explicit `!<tag:alibench...>` can carry other text
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{text!r} is not a number", node.start_mark) from None
+
+
+GridLoader.add_constructor(SPELLED_FLOAT_TAG, _spelled_float)
+
 
 def load_grid(path: str | Path, overrides: dict | None = None) -> Grid:
     """Read a grid file with the safe YAML loader (no repeated keys) and expand it."""
@@ -493,14 +587,15 @@ def load_grid(path: str | Path, overrides: dict | None = None) -> Grid:
 
 
 def parse_set(pairs: list[str]) -> dict:
-    """`--set optim.lr_g=1e-3` pairs; values are parsed as YAML scalars (numbers, true, null)."""
+    """`--set optim.lr_g=1e-3` pairs; values are parsed as YAML with the grid file's loader, so a
+    value reads the same on the command line as in the file (`1e-3` a float, `[a, b]` a list)."""
     overrides: dict = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set: expected key=value, got {pair!r}")
         try:
-            overrides[key.strip()] = yaml.safe_load(text)
+            overrides[key.strip()] = yaml.load(text, Loader=GridLoader)  # a SafeLoader
         except yaml.YAMLError:
             raise ConfigError(f"--set {key}: cannot parse the value {text!r}") from None
     return overrides

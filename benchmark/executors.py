@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import socket
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -171,6 +172,34 @@ def run_ray(runs: list[RunConfig], target: Target, workers: int = 0,
             ray.shutdown()
 
 
+RAY_CONNECT_TIMEOUT = 5.0  # seconds for the address check's TCP connect
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    """`HOST:PORT`, `[IPv6]:PORT` or Ray client's `ray://HOST:PORT` -> (host, port)."""
+    rest = address.removeprefix("ray://")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"--ray-address: expected HOST:PORT (or auto), got {address!r}")
+    return host.strip("[]"), int(port)
+
+
+def check_ray_address(ray_address: str | None = None, **_: object) -> None:
+    """Ask the cluster's address for a TCP connection before anything is created: `ray.init`
+    alone retries an address nothing listens at for minutes, with the grid run already in the
+    store. `auto` (and no address: a local cluster) is Ray's own to resolve."""
+    if not ray_address or ray_address in ("auto", "local"):
+        return
+    host, port = _host_port(ray_address)
+    try:
+        with socket.create_connection((host, port), timeout=RAY_CONNECT_TIMEOUT):
+            pass
+    except OSError as err:
+        reason = err.strerror or str(err) or type(err).__name__
+        raise ConfigError(f"--ray-address: nothing answers at {ray_address!r} ({reason}); "
+                          f"start the cluster (`ray start --head`) or pass its HEAD:PORT") from None
+
+
 def _ray_task(cfg: RunConfig, target: Target, threads: int, cwd: str) -> RunSummary:
     # A worker of a cluster started elsewhere has the raylet's working directory: where the
     # driver's folder exists too (the same machine, or the same shared mount), work there, so
@@ -196,3 +225,16 @@ EXECUTORS: dict[str, Callable[..., Iterator[RunSummary]]] = {
     "processes": run_processes,
     "ray": run_ray,
 }
+
+# What an executor checks of its options before the grid creates anything (executors without
+# an entry need nothing); called with the executor's keyword options.
+EXECUTOR_CHECKS: dict[str, Callable[..., None]] = {
+    "ray": check_ray_address,
+}
+
+
+def check_executor(name: str, **options: object) -> None:
+    """One line now for an executor option that cannot work, instead of a grid of failures."""
+    check = EXECUTOR_CHECKS.get(name)
+    if check is not None:
+        check(**options)

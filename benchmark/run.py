@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -75,6 +76,27 @@ def store_states(grid: Grid, tracking_uri: str) -> list[str]:
             for key in map(run_key, grid.runs)]
 
 
+def check_checkpoint_dir(path: str) -> None:
+    """The checkpoint folder is one we can create folders in (each run keeps its checkpoints
+    in `<dir>/<run key>/`), or can be created. Found now it is one line; found by the first
+    checkpoint, every run of the grid would already be in the store, marked failed.
+
+    Probed, not guessed from permission bits: a folder is made (and removed) in the folder or
+    its nearest existing parent, so root, read-only mounts and /proc answer as they will."""
+    folder = Path(path)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"--checkpoint-dir: cannot create {path!r}: {str(existing)!r} is a "
+                          f"file, not a folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".alibench-probe-", dir=existing))
+    except OSError as err:
+        raise ConfigError(f"--checkpoint-dir: cannot create {path!r}: no folder can be made in "
+                          f"{str(existing)!r} (mkdir: {err.strerror or err})") from None
+
+
 def check_data(grid: Grid) -> None:
     """Every run's dataset is on disk (one lookup per dataset and folder), before any run starts:
     a missing folder is one error line, not a grid of failed runs."""
@@ -99,7 +121,7 @@ def print_dry_run(grid: Grid, states: list[str]) -> None:
 
 def run_grid(args: argparse.Namespace) -> int:
     from benchmark.config import load_grid, parse_set
-    from benchmark.executors import EXECUTORS
+    from benchmark.executors import EXECUTORS, check_executor
     from benchmark.progress import GridProgress
     from benchmark.runs import Target
 
@@ -115,6 +137,9 @@ def run_grid(args: argparse.Namespace) -> int:
         print_dry_run(grid, store_states(grid, args.tracking_uri))
         return 0
 
+    # Everything a grid needs that a user can get wrong, before the store is even opened.
+    check_checkpoint_dir(args.checkpoint_dir)
+    check_executor(args.executor, ray_address=args.ray_address)
     check_data(grid)
     store = MlflowStore(args.tracking_uri)
     store.check_reachable()

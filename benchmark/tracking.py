@@ -70,21 +70,35 @@ def _is_lock_error(err: Exception) -> bool:
     return "database is locked" in text or "database table is locked" in text
 
 
+LOCK_ATTEMPTS = 40  # with the backoff below: about a minute of a store locked by others
+
+
+def _retrying(call: Callable[[], T], before_retry: Callable[[], T | None] | None = None) -> T:
+    """`call()`, again with jittered exponential backoff while sqlite is locked. Before each
+    retry, `before_retry()` may return the result the failed attempt achieved after all."""
+    delay = 0.05
+    for attempt in range(LOCK_ATTEMPTS):
+        if attempt and before_retry is not None:
+            done = before_retry()
+            if done is not None:
+                return done
+        try:
+            return call()
+        except Exception as err:  # MlflowException or sqlalchemy's OperationalError
+            if not _is_lock_error(err) or attempt == LOCK_ATTEMPTS - 1:
+                raise
+            time.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 2.0)
+    raise AssertionError("unreachable")
+
+
 def retry_locked(fn: Callable[..., T]) -> Callable[..., T]:
-    """Retry a store call with jittered exponential backoff while sqlite is locked."""
+    """Retry a store call with jittered exponential backoff while sqlite is locked. Only for
+    calls that may run twice: a run's creation goes through `MlflowStore._create_run_once`."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        delay = 0.05
-        for attempt in range(40):
-            try:
-                return fn(*args, **kwargs)
-            except Exception as err:  # MlflowException or sqlalchemy's OperationalError
-                if not _is_lock_error(err) or attempt == 39:
-                    raise
-                time.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, 2.0)
-        raise AssertionError("unreachable")
+        return _retrying(lambda: fn(*args, **kwargs))
 
     return wrapper
 
@@ -228,14 +242,34 @@ class MlflowStore:
             if not token:
                 return {key: _preferred(runs) for key, runs in by_key.items()}
 
-    @retry_locked
+    def _create_run_once(self, experiment_id: str, name: str, tags: dict[str, str],
+                         identity: dict[str, str]) -> str:
+        """`create_run`, retried while sqlite is locked, yet never creating two runs: "database
+        is locked" can come after the insert committed, so before a retry the run is looked up
+        by its `identity` tags and its start time (set here, to the millisecond) and reused if
+        the failed attempt created it. Otherwise the orphan would stay RUNNING for ever."""
+        started = int(time.time() * 1000)
+        found = " and ".join([*(f"tags.`{k}` = '{v}'" for k, v in identity.items()),
+                              f"attributes.start_time = {started}"])
+
+        def created() -> str:
+            return self.client.create_run(experiment_id, start_time=started, tags=tags,
+                                          run_name=name).info.run_id
+
+        @retry_locked
+        def earlier_attempt() -> str | None:
+            runs = self.client.search_runs([experiment_id], filter_string=found, max_results=1)
+            return runs[0].info.run_id if runs else None
+
+        return _retrying(created, before_retry=earlier_attempt)
+
     def start_grid(self, experiment_id: str, grid_name: str, grid_file: Path | None) -> str:
-        run = self.client.create_run(experiment_id, run_name=f"grid-{grid_name}", tags={
-            TAG_KIND: "grid", TAG_HOST: socket.gethostname(), TAG_PID: str(os.getpid()),
-            **version_tags()})
+        identity = {TAG_KIND: "grid", TAG_HOST: socket.gethostname(), TAG_PID: str(os.getpid())}
+        run_id = self._create_run_once(experiment_id, f"grid-{grid_name}",
+                                       {**identity, **version_tags()}, identity)
         if grid_file is not None:
-            self.client.log_artifact(run.info.run_id, str(grid_file), "grid")
-        return run.info.run_id
+            retry_locked(self.client.log_artifact)(run_id, str(grid_file), "grid")
+        return run_id
 
     @retry_locked
     def end_grid(self, run_id: str, status: str) -> None:
@@ -257,19 +291,21 @@ class MlflowStore:
                 closed.append(run.info.run_id)
         return closed
 
-    @retry_locked
     def start_run(self, experiment_id: str, name: str, params: dict[str, str],
                   tags: dict[str, str], parent_id: str | None) -> str:
+        """A training run with its tags (the run key among them) and every param."""
         from mlflow.entities import Param
 
         all_tags = {TAG_KIND: "run", TAG_OUTCOME: OUTCOME_RUNNING, **version_tags(), **tags}
         if parent_id:
             all_tags[TAG_PARENT] = parent_id
-        run = self.client.create_run(experiment_id, run_name=name, tags=all_tags)
+        identity = {TAG_KIND: "run", TAG_RUN_KEY: all_tags.get(TAG_RUN_KEY, "")}
+        run_id = self._create_run_once(experiment_id, name, all_tags, identity)
         items = [Param(k, v[:6000]) for k, v in params.items()]
+        log_params = retry_locked(self.client.log_batch)  # the same values again: allowed
         for i in range(0, len(items), 100):
-            self.client.log_batch(run.info.run_id, params=items[i:i + 100])
-        return run.info.run_id
+            log_params(run_id, params=items[i:i + 100])
+        return run_id
 
     @retry_locked
     def reopen(self, run_id: str) -> None:

@@ -24,10 +24,13 @@ from reliability_helpers import (
     tiny_grid,
     write_grid,
 )
+from runner_helpers import free_port
 
 from benchmark import report, run
 
 UNREACHABLE = "http://127.0.0.1:1"  # nothing listens on port 1: connection refused
+NO_RAY = f"127.0.0.1:{free_port()}"  # a port just free: nothing listens there
+STORE = ["--tracking-uri", "sqlite:///{dir}/store/mlflow.db"]  # cases with their own --checkpoint-dir
 
 
 @dataclass
@@ -64,6 +67,10 @@ CASES = [
          r"^optim\.lr: unknown key; valid keys here: name, lr_g, lr_d"),
     Case("unknown-section-in-axes", tiny_grid(axes={"trian.steps": [5]}),
          r"^trian: unknown key; valid keys here: seed, .*train"),
+    Case("unknown-key-in-exclude", tiny_grid(axes={"seed": [0, 1]}, exclude=[{"optim.bogus": 1}]),
+         r"^exclude\[0\]\.optim\.bogus: unknown key; valid keys here: name, lr_g, lr_d"),
+    Case("unknown-section-in-exclude", tiny_grid(axes={"seed": [0, 1]}, exclude=[{"bogus": 1}]),
+         r"^exclude\[0\]\.bogus: unknown key; valid keys here: seed, .*stabilizers"),
     Case("missing-name", {"base": {"data": {"dataset": "digits"}}},
          r"^name: expected a non-empty name"),
     # --- wrong types ----------------------------------------------------------------------
@@ -144,6 +151,23 @@ CASES = [
     Case("tracking-sqlite-under-a-file", tiny_grid(),
          r"^--tracking-uri: cannot use 'sqlite:///.*a_file/mlflow\.db'",
          ["--tracking-uri", "sqlite:///{dir}/a_file/mlflow.db"], store=False),
+    # --- checkpoint folder ----------------------------------------------------------------
+    Case("checkpoint-dir-under-a-file", tiny_grid(),
+         r"^--checkpoint-dir: cannot create '.*a_file/ckpt': '.*a_file' is a file",
+         [*STORE, "--checkpoint-dir", "{dir}/a_file/ckpt"], store=False),
+    Case("checkpoint-dir-is-a-file", tiny_grid(),
+         r"^--checkpoint-dir: cannot create '.*a_file': '.*a_file' is a file",
+         [*STORE, "--checkpoint-dir", "{dir}/a_file"], store=False),
+    Case("checkpoint-dir-in-proc", tiny_grid(),
+         r"^--checkpoint-dir: cannot create '/proc/alibench/ckpt': no folder can be made in "
+         r"'/proc'", [*STORE, "--checkpoint-dir", "/proc/alibench/ckpt"], store=False),
+    # --- ray cluster ----------------------------------------------------------------------
+    Case("ray-address-nothing-listens", tiny_grid(),
+         rf"^--ray-address: nothing answers at '{NO_RAY}' \(Connection refused\)",
+         ["--executor", "ray", "--ray-address", NO_RAY]),
+    Case("ray-address-without-port", tiny_grid(),
+         r"^--ray-address: expected HOST:PORT \(or auto\), got '127\.0\.0\.1'",
+         ["--executor", "ray", "--ray-address", "127.0.0.1"]),
     # --- command line ---------------------------------------------------------------------
     Case("workers-0", tiny_grid(), r"^--workers: expected at least 1, got 0", ["--workers", "0"]),
     Case("workers-not-a-number", tiny_grid(), r"argument --workers: invalid int value: 'two'",
@@ -163,6 +187,8 @@ CASES = [
 
 
 def _argv(case: Case, folder: Path) -> list[str]:
+    """`--grid` with the case's grid, the case's arguments, then a fresh store unless the case
+    brings its own (argparse keeps the last of a repeated option)."""
     argv = []
     if case.grid is not None:
         argv += ["--grid", str(write_grid(folder, case.grid))]
@@ -195,6 +221,23 @@ def test_run_cli_mistake_is_one_line_and_creates_nothing(case, workdir, capsys):
     outcome = run_main(run.main, _argv(case, workdir), capsys)
     assert_one_error_line(outcome, case.pattern, case.id)
     assert_nothing_created(workdir, case.id)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes in a read-only folder anyway")
+def test_a_read_only_checkpoint_folder_is_one_line(workdir, capsys):
+    """The cases above cover what root cannot write either (under a file, /proc)."""
+    locked = workdir / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        outcome = run_main(run.main, ["--grid", str(write_grid(workdir, tiny_grid())),
+                                      *[a.format(dir=workdir) for a in STORE],
+                                      "--checkpoint-dir", str(locked / "ckpt")], capsys)
+    finally:
+        locked.chmod(0o700)
+    assert_one_error_line(outcome, r"^--checkpoint-dir: cannot create '.*locked/ckpt': no folder "
+                                   r"can be made in '.*locked' \(mkdir: Permission denied\)")
+    assert_nothing_created(workdir)
+    assert list(locked.iterdir()) == []
 
 
 def test_unreachable_tracking_server_is_one_line(workdir, capsys):
