@@ -20,6 +20,7 @@ from typing import NoReturn
 import yaml
 
 from benchmark.errors import AlibenchError, ConfigError
+from benchmark.grid_yaml import GridLoader
 from benchmark.reporting.references import Reference, parse_references
 
 DEFAULT_TRACKING_URI = "sqlite:///runs/mlflow.db"
@@ -33,9 +34,10 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def read_grid(path: str) -> tuple[str, list[Reference]]:
-    """Only the experiment name and the published references of a grid file."""
+    """Only the experiment name and the published references of a grid file, read with the
+    runner's own YAML dialect (a `where: {optim.lr_g: 1e-3}` is the number 0.001 here too)."""
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        raw = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=GridLoader)  # safe
     except OSError as err:
         raise ConfigError(f"--grid: cannot read {path!r}: {err.strerror}") from err
     except UnicodeDecodeError as err:

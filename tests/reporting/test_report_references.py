@@ -79,3 +79,20 @@ def test_a_reference_no_config_measured_says_so() -> None:
     refs = parse_references([{**GOOD, "metric": "knn_acc"}])
     [row] = compare_references(refs, [MeasuredConfig("a", {}, {"modes_covered": [1.0]})])
     assert row.verdict == NOT_MEASURED and row.n == 0 and math.isnan(row.mean)
+
+
+def test_the_report_reads_grid_files_as_the_runner_does(tmp_path):
+    """`1e-3` is a number in a reference's `where` as in the grid's configs (YAML 1.1 alone
+    would keep it the string '1e-3', which never equals a logged '0.001'); a repeated key is
+    refused as the runner refuses it."""
+    from benchmark.report import read_grid
+
+    grid = tmp_path / "g.yaml"
+    grid.write_text("name: g\nreferences:\n  - {metric: recon_mse, mean: 1.5e-2, source: s, "
+                    "settings: t, where: {optim.lr_g: 1e-3}}\n")
+    name, (reference,) = read_grid(str(grid))
+    assert name == "g" and reference.mean == 0.015
+    assert reference.applies_to({"optim.lr_g": "0.001"})
+    grid.write_text("name: g\nname: h\n")
+    with pytest.raises(ConfigError):
+        read_grid(str(grid))
