@@ -101,7 +101,7 @@ def run_grid(args: argparse.Namespace) -> int:
     from benchmark.config import load_grid, parse_set
     from benchmark.executors import EXECUTORS
     from benchmark.progress import GridProgress
-    from benchmark.runs import Target
+    from benchmark.runs import SUMMARY_METRICS, Target
 
     overrides = parse_set(args.set)
     if args.data_root:
@@ -125,12 +125,14 @@ def run_grid(args: argparse.Namespace) -> int:
     progress = GridProgress(len(grid.runs))
     executor = EXECUTORS[args.executor]
     ok, status = True, "FAILED"  # FAILED stays if the loop raises
+    logged: set[str] = set()
     try:
         for summary in executor(grid.runs, target, workers=args.workers,
                                 ray_address=args.ray_address, threads=args.threads,
                                 progress_factory=progress.run_bar):
             progress.run_done(summary.line())
             ok = ok and summary.outcome not in ("failed", "interrupted")
+            logged.update(summary.metrics)
         status = "FINISHED" if ok else "FAILED"
     except KeyboardInterrupt:
         status = "KILLED"
@@ -138,6 +140,9 @@ def run_grid(args: argparse.Namespace) -> int:
     finally:
         progress.close()
         store.end_grid(parent, status)
+    store.save_comparison_view(experiment, [m for m in SUMMARY_METRICS if m in logged])
+    print(f"benchmark.run: compare the runs in the MLflow UI: {store.ui_link(experiment)}",
+          file=sys.stderr)
     return 0 if ok else 1
 
 

@@ -49,6 +49,13 @@ TAG_PID = "alibench.pid"  # grid runs: its process id there
 TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
 EXPERIMENT_KIND_TRAINING = "custom_model_development"
 
+# A saved view of MLflow 3's runs page ("Views" menu; opened by the link `ui_link` prints): an
+# experiment tag holding the page's state as JSON, deflated, as the UI writes it.
+VIEW_TAG_PREFIX = "mlflow.sharedViewState."
+VIEW_KEY = "alibench-compare-seeds"
+VIEW_NAME = "alibench: configs over seeds"
+KEY_TAGS = ("dataset", "optimizer", "scheme", "stabilizers")
+
 OUTCOME_RUNNING = "running"
 OUTCOME_FINISHED = "finished"
 OUTCOME_DIVERGED = "diverged"
@@ -221,6 +228,39 @@ class MlflowStore:
             if experiment is None:
                 raise
             return experiment.experiment_id
+
+    @retry_locked
+    def save_comparison_view(self, experiment_id: str, metric_keys: list[str]) -> None:
+        """Save (or refresh) the view that compares configs over seeds: runs grouped by the
+        `alibench.config` tag, so each chart draws a config's mean with its min-max band, with
+        the key tags and `metric_keys` as table columns."""
+        import base64
+        import json
+        import zlib
+
+        columns = ["attributes.`Dataset`", "attributes.`Description`",
+                   *(f"tags.`{t}`" for t in KEY_TAGS), *(f"metrics.`{m}`" for m in metric_keys)]
+        state = {"searchFilter": "", "orderByKey": "attributes.start_time", "orderByAsc": False,
+                 "startTime": "ALL", "lifecycleFilter": "Active", "datasetsFilter": [],
+                 "modelVersionFilter": "All Runs", "selectedColumns": columns,
+                 "useGroupedValuesInCharts": True, "hideEmptyCharts": True,
+                 "groupBy": {"aggregateFunction": "average", "groupByKeys": [
+                     {"mode": "tag", "groupByData": TAG_CONFIG}]},
+                 "globalLineChartConfig": {"xAxisKey": "step", "lineSmoothness": 0,
+                                           "selectedXAxisMetricKey": ""}}
+        packed = base64.b64encode(zlib.compress(json.dumps(state).encode())).decode()
+        now = int(time.time() * 1000)
+        self.client.set_experiment_tag(experiment_id, VIEW_TAG_PREFIX + VIEW_KEY, json.dumps(
+            {"name": VIEW_NAME, "createdAt": now, "updatedAt": now, "state": f"deflate;{packed}"}))
+
+    def ui_link(self, experiment_id: str, base: str = "http://127.0.0.1:5000") -> str:
+        """Where a browser opens the comparison view: the training runs (MLflow 3.17 opens an
+        experiment on its GenAI overview unless the link asks for the "Model training" side),
+        as charts, with the saved view. `base`: the tracking server, or `mlflow ui`'s address."""
+        if self.tracking_uri.startswith(("http://", "https://")):
+            base = self.tracking_uri.rstrip("/")
+        return (f"{base}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+                f"&compareRunsMode=CHART&viewStateShareKey={VIEW_KEY}")
 
     @retry_locked
     def find(self, experiment_id: str, key: str) -> StoredRun | None:
