@@ -52,6 +52,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="local: torch threads per run (default: torch's own, all cores); "
                              "1 is faster on a machine other jobs keep busy")
     parser.add_argument("--ray-address", help="join this Ray cluster instead of a local one")
+    slurm = parser.add_argument_group("slurm (--executor slurm: one job per run, a job array)")
+    slurm.add_argument("--slurm-partition", help="partition of the jobs (default: Slurm's)")
+    slurm.add_argument("--slurm-time", type=int, default=240, metavar="MINUTES",
+                       help="time limit per job; a run that needs more is requeued and "
+                            "resumes from its checkpoint (default: 240)")
+    slurm.add_argument("--slurm-gpus", type=int, default=0, help="GPUs per job (default: 0)")
+    slurm.add_argument("--slurm-cpus", type=int, default=2,
+                       help="CPUs per task, also torch's threads per run (default: 2)")
+    slurm.add_argument("--slurm-folder", default="runs/slurm",
+                       help="submitit's job files and logs (default: runs/slurm)")
+    slurm.add_argument("--slurm-cluster", default="slurm", choices=["slurm", "local"],
+                       help="local runs the same jobs on this machine through submitit's "
+                            "local executor, all at once (default: slurm)")
     parser.add_argument("--retry-failed", action="store_true",
                         help="run again the runs that failed or diverged")
     parser.add_argument("--checkpoint-dir", default=DEFAULT_CHECKPOINT_DIR,
@@ -110,6 +123,13 @@ def run_grid(args: argparse.Namespace) -> int:
         raise ConfigError(f"--threads: expected at least 1, got {args.threads}")
     if args.workers < 1:
         raise ConfigError(f"--workers: expected at least 1, got {args.workers}")
+    slurm = None
+    if args.executor == "slurm":
+        from benchmark.slurm import SlurmOptions
+
+        slurm = SlurmOptions(args.slurm_partition, args.slurm_time, args.slurm_gpus,
+                             args.slurm_cpus, args.slurm_folder, args.slurm_cluster)
+        slurm.check()
     grid = load_grid(args.grid, overrides)
     if args.dry_run:
         print_dry_run(grid, store_states(grid, args.tracking_uri))
@@ -129,7 +149,7 @@ def run_grid(args: argparse.Namespace) -> int:
     try:
         for summary in executor(grid.runs, target, workers=args.workers,
                                 ray_address=args.ray_address, threads=args.threads,
-                                progress_factory=progress.run_bar):
+                                progress_factory=progress.run_bar, slurm=slurm):
             progress.run_done(summary.line())
             ok = ok and summary.outcome not in ("failed", "interrupted")
             logged.update(summary.metrics)

@@ -425,7 +425,17 @@ class RunTracker:
 
         inputs = [DatasetInput(_mlflow_dataset(r)._to_mlflow_entity(),
                                [InputTag("mlflow.data.context", r.split)]) for r in records]
-        self.store.client.log_inputs(self.run_id, datasets=inputs)
+        for attempt in range(3):
+            try:
+                self.store.client.log_inputs(self.run_id, datasets=inputs)
+                return
+            except Exception as err:
+                # A dataset is stored once per experiment: parallel runs of one grid that
+                # log it at the same moment collide on its unique key; the loser's next
+                # attempt finds it stored and links to it.
+                text = str(err).lower()
+                if attempt == 2 or not ("unique" in text or "duplicate" in text):
+                    raise
 
 
 def _mlflow_dataset(record: DatasetRecord):
