@@ -339,8 +339,14 @@ def flat_params(cfg: Any, prefix: str = "") -> dict[str, str]:
 
 
 def run_name(cfg: RunConfig) -> str:
-    """Readable and distinct per config in the MLflow UI: dataset, optimizer, scheme, tricks,
-    and the options that only some optimizers and schemes have, when they are not defaults."""
+    """Readable and distinct per run in the MLflow UI: the config's name and the seed."""
+    return f"{config_name(cfg)}-s{cfg.seed}"
+
+
+def config_name(cfg: RunConfig) -> str:
+    """Readable and distinct per config (the seeds of one config share it, so MLflow's "Group
+    by" on it draws each config's mean and band): dataset, optimizer, scheme, tricks, and the
+    options that only some optimizers and schemes have, when they are not defaults."""
     tricks = "+".join(s["name"] for s in cfg.stabilizers) or "none"
     variants = []
     if cfg.scheme.name == "extragradient" and not cfg.scheme.resample:
@@ -350,7 +356,27 @@ def run_name(cfg: RunConfig) -> str:
     if cfg.optim.averaging:
         variants.append("avg_" + "+".join(cfg.optim.averaging))
     return "-".join([cfg.data.dataset, cfg.optim.name, cfg.scheme.name, *variants, tricks,
-                     f"lr{cfg.optim.lr_g:g}_{cfg.optim.lr_d:g}", f"s{cfg.seed}"])
+                     f"lr{cfg.optim.lr_g:g}_{cfg.optim.lr_d:g}"])
+
+
+def describe_config(cfg: RunConfig) -> str:
+    """The config in one line, for the run's description in the MLflow UI."""
+    from benchmark.stabilizers import describe_stabilizers
+
+    d, m, o, s, t = cfg.data, cfg.model, cfg.optim, cfg.scheme, cfg.train
+    subset = "" if d.train_subset is None else f", {d.train_subset} train samples"
+    optimizer = f"{o.name} (lr_g {o.lr_g:g}, lr_d {o.lr_d:g}"
+    optimizer += f", averaging {'+'.join(o.averaging)})" if o.averaging else ")"
+    scheme = s.name
+    if s.name == "alternating" and s.d_steps > 1:
+        scheme += f" ({s.d_steps} D steps)"
+    if s.name == "extragradient" and not s.resample:
+        scheme += " (no resampling)"
+    budget = f"{t.steps} steps" if t.grad_evals is None else f"{t.grad_evals} gradient evaluations"
+    return (f"{d.dataset} {d.image_size}px{subset}, batch {d.batch_size}; z_dim {m.z_dim}, "
+            f"width {m.width:g}; {optimizer}; {scheme}; stabilizers "
+            f"{describe_stabilizers(non_default_options(cfg.stabilizers))}; {budget}; "
+            f"seed {cfg.seed}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Where a grid's runs execute: `local` (in process), `processes` (N workers) or `ray`.
+"""Where a grid's runs execute: `local` (in process), `processes` (N workers), `ray` or `slurm`.
 
 Each executor calls `benchmark.runs.execute` once per run and yields its `RunSummary`. A run's
 progress lives in its checkpoints and the tracking store, so a worker that dies loses only its
@@ -220,10 +220,18 @@ def _interrupted(cfg: RunConfig, error: str) -> RunSummary:
     return RunSummary(run_key(cfg), run_name(cfg), "interrupted", error=error)
 
 
+def run_slurm(runs: list[RunConfig], target: Target, **kwargs) -> Iterator[RunSummary]:
+    """One Slurm job per run, through submitit (`benchmark/slurm.py`, loaded only here)."""
+    from benchmark.slurm import run_slurm as submit
+
+    return submit(runs, target, **kwargs)
+
+
 EXECUTORS: dict[str, Callable[..., Iterator[RunSummary]]] = {
     "local": run_local,
     "processes": run_processes,
     "ray": run_ray,
+    "slurm": run_slurm,
 }
 
 # What an executor checks of its options before the grid creates anything (executors without

@@ -53,6 +53,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="local: torch threads per run (default: torch's own, all cores); "
                              "1 is faster on a machine other jobs keep busy")
     parser.add_argument("--ray-address", help="join this Ray cluster instead of a local one")
+    slurm = parser.add_argument_group("slurm (--executor slurm: one job per run, a job array)")
+    slurm.add_argument("--slurm-partition", help="partition of the jobs (default: Slurm's)")
+    slurm.add_argument("--slurm-time", type=int, default=240, metavar="MINUTES",
+                       help="time limit per job; a run that needs more is requeued and "
+                            "resumes from its checkpoint (default: 240)")
+    slurm.add_argument("--slurm-gpus", type=int, default=0, help="GPUs per job (default: 0)")
+    slurm.add_argument("--slurm-cpus", type=int, default=2,
+                       help="CPUs per task, also torch's threads per run (default: 2)")
+    slurm.add_argument("--slurm-folder", default="runs/slurm",
+                       help="submitit's job files and logs (default: runs/slurm)")
+    slurm.add_argument("--slurm-cluster", default="slurm", choices=["slurm", "local"],
+                       help="local runs the same jobs on this machine through submitit's "
+                            "local executor, all at once (default: slurm)")
     parser.add_argument("--retry-failed", action="store_true",
                         help="run again the runs that failed or diverged")
     parser.add_argument("--checkpoint-dir", default=DEFAULT_CHECKPOINT_DIR,
@@ -123,7 +136,7 @@ def run_grid(args: argparse.Namespace) -> int:
     from benchmark.config import load_grid, parse_set
     from benchmark.executors import EXECUTORS, check_executor
     from benchmark.progress import GridProgress
-    from benchmark.runs import Target
+    from benchmark.runs import SUMMARY_METRICS, Target
 
     overrides = parse_set(args.set)
     if args.data_root:
@@ -132,6 +145,13 @@ def run_grid(args: argparse.Namespace) -> int:
         raise ConfigError(f"--threads: expected at least 1, got {args.threads}")
     if args.workers < 1:
         raise ConfigError(f"--workers: expected at least 1, got {args.workers}")
+    slurm = None
+    if args.executor == "slurm":
+        from benchmark.slurm import SlurmOptions
+
+        slurm = SlurmOptions(args.slurm_partition, args.slurm_time, args.slurm_gpus,
+                             args.slurm_cpus, args.slurm_folder, args.slurm_cluster)
+        slurm.check()
     grid = load_grid(args.grid, overrides)
     if args.dry_run:
         print_dry_run(grid, store_states(grid, args.tracking_uri))
@@ -150,12 +170,14 @@ def run_grid(args: argparse.Namespace) -> int:
     progress = GridProgress(len(grid.runs))
     executor = EXECUTORS[args.executor]
     ok, status = True, "FAILED"  # FAILED stays if the loop raises
+    logged: set[str] = set()
     try:
         for summary in executor(grid.runs, target, workers=args.workers,
                                 ray_address=args.ray_address, threads=args.threads,
-                                progress_factory=progress.run_bar):
+                                progress_factory=progress.run_bar, slurm=slurm):
             progress.run_done(summary.line())
             ok = ok and summary.outcome not in ("failed", "interrupted")
+            logged.update(summary.metrics)
         status = "FINISHED" if ok else "FAILED"
     except KeyboardInterrupt:
         status = "KILLED"
@@ -163,6 +185,9 @@ def run_grid(args: argparse.Namespace) -> int:
     finally:
         progress.close()
         store.end_grid(parent, status)
+    store.save_comparison_view(experiment, [m for m in SUMMARY_METRICS if m in logged])
+    print(f"benchmark.run: compare the runs in the MLflow UI: {store.ui_link(experiment)}",
+          file=sys.stderr)
     return 0 if ok else 1
 
 

@@ -15,7 +15,15 @@ from pathlib import Path
 
 import torch
 
-from benchmark.config import RunConfig, config_key, flat_params, run_key, run_name
+from benchmark.config import (
+    RunConfig,
+    config_key,
+    config_name,
+    describe_config,
+    flat_params,
+    run_key,
+    run_name,
+)
 from benchmark.errors import AlibenchError
 from benchmark.tracking import (
     OUTCOME_DIVERGED,
@@ -24,7 +32,9 @@ from benchmark.tracking import (
     STATE_DIVERGED,
     STATE_FAILED,
     STATE_FINISHED,
+    TAG_CONFIG,
     TAG_CONFIG_KEY,
+    TAG_DESCRIPTION,
     TAG_DIVERGED_STEP,
     TAG_ERROR,
     TAG_RUN_KEY,
@@ -87,6 +97,15 @@ def set_aside_unknown_checkpoints(folder: Path, name: str) -> None:
               f"starting from step 0 (moved them to {aside})", file=sys.stderr, flush=True)
 
 
+def display_tags(cfg: RunConfig) -> dict[str, str]:
+    """What the MLflow UI shows without a click: the description (the config in one line), the
+    config's name (the same for all its seeds: the "Group by" that averages seeds) and the key
+    choices as columns of their own."""
+    return {TAG_DESCRIPTION: describe_config(cfg), TAG_CONFIG: config_name(cfg),
+            "dataset": cfg.data.dataset, "optimizer": cfg.optim.name,
+            "scheme": cfg.scheme.name, "stabilizers": "+".join(s["name"] for s in cfg.stabilizers) or "none"}
+
+
 def execute(cfg: RunConfig, target: Target, threads: int | None = None,
             progress=None) -> RunSummary:
     """Run `cfg` to an outcome recorded in the store; never raises for the run's own failure."""
@@ -108,7 +127,7 @@ def execute(cfg: RunConfig, target: Target, threads: int | None = None,
         store.reopen(run_id)
     else:
         set_aside_unknown_checkpoints(folder, name)
-        tags = {TAG_RUN_KEY: key, TAG_CONFIG_KEY: config_key(cfg)}
+        tags = {TAG_RUN_KEY: key, TAG_CONFIG_KEY: config_key(cfg), **display_tags(cfg)}
         run_id = store.start_run(experiment, name, flat_params(cfg), tags, target.parent_id)
 
     started = time.perf_counter()

@@ -19,11 +19,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 
 from benchmark.errors import ConfigError
+
+if TYPE_CHECKING:
+    from benchmark.data.provenance import DatasetRecord
 
 DEFAULT_TRACKING_URI = "sqlite:///runs/mlflow.db"
 
@@ -35,9 +38,23 @@ TAG_OUTCOME = "outcome"
 TAG_DIVERGED_STEP = "diverged_step"
 TAG_ERROR = "error"
 TAG_COLLAPSED = "collapsed"
-TAG_PARENT = "mlflow.parentRunId"
+TAG_GRID_RUN = "alibench.grid_run"  # training runs: the grid run that started them
+TAG_CONFIG = "alibench.config"  # training runs: the config's readable name (no seed)
+TAG_DESCRIPTION = "mlflow.note.content"  # the run's description in the UI
 TAG_HOST = "alibench.host"  # grid runs: where the invocation runs
 TAG_PID = "alibench.pid"  # grid runs: its process id there
+
+# MLflow 3's UI opens an experiment by its kind; without the tag it guesses, and a grid's
+# experiment opened on the GenAI overview (traces, token usage) instead of the training runs.
+TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
+EXPERIMENT_KIND_TRAINING = "custom_model_development"
+
+# A saved view of MLflow 3's runs page ("Views" menu; opened by the link `ui_link` prints): an
+# experiment tag holding the page's state as JSON, deflated, as the UI writes it.
+VIEW_TAG_PREFIX = "mlflow.sharedViewState."
+VIEW_KEY = "alibench-compare-seeds"
+VIEW_NAME = "alibench: configs over seeds"
+KEY_TAGS = ("dataset", "optimizer", "scheme", "stabilizers")
 
 OUTCOME_RUNNING = "running"
 OUTCOME_FINISHED = "finished"
@@ -60,6 +77,8 @@ class Tracker(Protocol):
     def log_image(self, image: np.ndarray, path: str) -> None: ...
 
     def set_tags(self, tags: dict[str, str]) -> None: ...
+
+    def log_datasets(self, records: list[DatasetRecord]) -> None: ...
 
 
 T = TypeVar("T")
@@ -202,20 +221,60 @@ class MlflowStore:
 
     @retry_locked
     def experiment_id(self, name: str, create: bool = True) -> str | None:
+        """The experiment called `name`, created if asked; either way (unless `create` is
+        false: nothing is written then) marked as a training experiment for the UI."""
         experiment = self.client.get_experiment_by_name(name)
         if experiment is not None:
+            if create and experiment.tags.get(TAG_EXPERIMENT_KIND) != EXPERIMENT_KIND_TRAINING:
+                self.client.set_experiment_tag(experiment.experiment_id, TAG_EXPERIMENT_KIND,
+                                               EXPERIMENT_KIND_TRAINING)
             return experiment.experiment_id
         if not create:
             return None
         location = (self.artifact_root / name).as_uri() if self.artifact_root else None
         try:
-            return self.client.create_experiment(name, artifact_location=location)
+            return self.client.create_experiment(
+                name, artifact_location=location,
+                tags={TAG_EXPERIMENT_KIND: EXPERIMENT_KIND_TRAINING})
         except Exception:
             # Another worker created it first.
             experiment = self.client.get_experiment_by_name(name)
             if experiment is None:
                 raise
             return experiment.experiment_id
+
+    @retry_locked
+    def save_comparison_view(self, experiment_id: str, metric_keys: list[str]) -> None:
+        """Save (or refresh) the view that compares configs over seeds: runs grouped by the
+        `alibench.config` tag, so each chart draws a config's mean with its min-max band, with
+        the key tags and `metric_keys` as table columns."""
+        import base64
+        import json
+        import zlib
+
+        columns = ["attributes.`Dataset`", "attributes.`Description`",
+                   *(f"tags.`{t}`" for t in KEY_TAGS), *(f"metrics.`{m}`" for m in metric_keys)]
+        state = {"searchFilter": "", "orderByKey": "attributes.start_time", "orderByAsc": False,
+                 "startTime": "ALL", "lifecycleFilter": "Active", "datasetsFilter": [],
+                 "modelVersionFilter": "All Runs", "selectedColumns": columns,
+                 "useGroupedValuesInCharts": True, "hideEmptyCharts": True,
+                 "groupBy": {"aggregateFunction": "average", "groupByKeys": [
+                     {"mode": "tag", "groupByData": TAG_CONFIG}]},
+                 "globalLineChartConfig": {"xAxisKey": "step", "lineSmoothness": 0,
+                                           "selectedXAxisMetricKey": ""}}
+        packed = base64.b64encode(zlib.compress(json.dumps(state).encode())).decode()
+        now = int(time.time() * 1000)
+        self.client.set_experiment_tag(experiment_id, VIEW_TAG_PREFIX + VIEW_KEY, json.dumps(
+            {"name": VIEW_NAME, "createdAt": now, "updatedAt": now, "state": f"deflate;{packed}"}))
+
+    def ui_link(self, experiment_id: str, base: str = "http://127.0.0.1:5000") -> str:
+        """Where a browser opens the comparison view: the training runs (MLflow 3.17 opens an
+        experiment on its GenAI overview unless the link asks for the "Model training" side),
+        as charts, with the saved view. `base`: the tracking server, or `mlflow ui`'s address."""
+        if self.tracking_uri.startswith(("http://", "https://")):
+            base = self.tracking_uri.rstrip("/")
+        return (f"{base}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+                f"&compareRunsMode=CHART&viewStateShareKey={VIEW_KEY}")
 
     @retry_locked
     def find(self, experiment_id: str, key: str) -> StoredRun | None:
@@ -297,8 +356,8 @@ class MlflowStore:
         from mlflow.entities import Param
 
         all_tags = {TAG_KIND: "run", TAG_OUTCOME: OUTCOME_RUNNING, **version_tags(), **tags}
-        if parent_id:
-            all_tags[TAG_PARENT] = parent_id
+        if parent_id:  # a tag, not MLflow's nesting: nested runs hide under a collapsed row
+            all_tags[TAG_GRID_RUN] = parent_id
         identity = {TAG_KIND: "run", TAG_RUN_KEY: all_tags.get(TAG_RUN_KEY, "")}
         run_id = self._create_run_once(experiment_id, name, all_tags, identity)
         items = [Param(k, v[:6000]) for k, v in params.items()]
@@ -309,7 +368,7 @@ class MlflowStore:
 
     @retry_locked
     def reopen(self, run_id: str) -> None:
-        """An interrupted (or retried) run continues in the same MLflow run, under its parent.
+        """An interrupted (or retried) run continues in the same MLflow run.
 
         The error or divergence of an earlier attempt is dropped: the run's tags describe its
         latest attempt, so a retried run that finishes shows no stale error in the UI.
@@ -392,3 +451,41 @@ class RunTracker:
     def set_tags(self, tags: dict[str, str]) -> None:
         for key, value in tags.items():
             self.store.client.set_tag(self.run_id, key, str(value))
+
+    @retry_locked
+    def log_datasets(self, records: list[DatasetRecord]) -> None:
+        """Each split as an MLflow dataset input (name, digest, source, profile; the split as its
+        context). MLflow keeps one input per dataset and run, so a resumed run logs it again
+        harmlessly."""
+        from mlflow.entities import DatasetInput, InputTag
+
+        inputs = [DatasetInput(_mlflow_dataset(r)._to_mlflow_entity(),
+                               [InputTag("mlflow.data.context", r.split)]) for r in records]
+        for attempt in range(3):
+            try:
+                self.store.client.log_inputs(self.run_id, datasets=inputs)
+                return
+            except Exception as err:
+                # A dataset is stored once per experiment: parallel runs of one grid that
+                # log it at the same moment collide on its unique key; the loser's next
+                # attempt finds it stored and links to it.
+                text = str(err).lower()
+                if attempt == 2 or not ("unique" in text or "duplicate" in text):
+                    raise
+
+
+def _mlflow_dataset(record: DatasetRecord):
+    """An MLflow `MetaDataset` (metadata only: the samples stay where they are) with a profile."""
+    import json
+
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.data.sources import LocalArtifactDatasetSource
+
+    class ProfiledDataset(MetaDataset):
+        def to_dict(self) -> dict[str, str]:
+            return {**super().to_dict(), "profile": json.dumps(record.profile)}
+
+    source = (LocalArtifactDatasetSource(record.source) if record.source_kind == "local"
+              else CodeDatasetSource({"mlflow.source.name": record.source}))
+    return ProfiledDataset(source, name=record.name, digest=record.digest)

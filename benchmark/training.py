@@ -21,6 +21,7 @@ from benchmark import checkpoint
 from benchmark.averages import Averages
 from benchmark.config import RunConfig, run_key
 from benchmark.data import BatchSampler, load_dataset
+from benchmark.data.provenance import describe_datasets
 from benchmark.evaluation import Evaluator
 from benchmark.models import build_ali, build_encoder
 from benchmark.schemes import SCHEMES, Game, Players, total_steps
@@ -97,6 +98,7 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
 
     # --- build -----------------------------------------------------------------------------
     data = load_dataset(cfg.data, cfg.seed)
+    tracker.log_datasets(describe_datasets(cfg.data, data))
     shape = data.image_shape or tuple(data.train.x.shape[1:])
     ali = build_ali(cfg.model, shape).to(device)
     stabilizers = parse_stabilizers(cfg.stabilizers)

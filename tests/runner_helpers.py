@@ -145,3 +145,34 @@ def stop_session(proc: subprocess.Popen, grace: float = 10.0) -> None:
     proc.poll()
     left = session_members(sid)
     assert not left, f"processes of session {sid} survived SIGKILL: {left}"
+
+
+def ui_healthy(base: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@contextlib.contextmanager
+def mlflow_ui(folder: Path):
+    """The real `mlflow ui` on `folder`'s sqlite store, one worker, stopped by its session;
+    yields its base address."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    # The background job runner serves GenAI features this suite does not use; off, it spares
+    # the shared cores half a dozen worker processes.
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    server = start_session(
+        [str(BIN / "mlflow"), "ui", "--backend-store-uri", f"sqlite:///{folder}/mlflow.db",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        folder / "ui.log", folder, env)
+    try:
+        wait_until(lambda: ui_healthy(base), 180, "mlflow ui serving", server)
+        yield base
+    finally:
+        stop_session(server)

@@ -1,7 +1,9 @@
-"""Executors on real parts: spawned workers sharing one sqlite store, and a real Ray cluster."""
+"""Executors on real parts: spawned workers sharing one sqlite store, a real Ray cluster, and
+Slurm jobs through submitit's local executor."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -13,10 +15,13 @@ from pathlib import Path
 import pytest
 from runner_helpers import (
     BIN,
+    ROOT,
+    SHARED,
     cli_env,
     free_port,
     history,
     run_cli,
+    session_members,
     start_session,
     stop_session,
     store_args,
@@ -147,3 +152,81 @@ def test_a_tiny_grid_runs_on_a_real_local_ray_cluster(tmp_path):
     assert {len(history(tmp_path, r.info.run_id, "loss_d")) for r in runs} == {3}
     assert len(list((tmp_path / "ckpt").glob("*/step_000000006.pt"))) == 2
     assert not list(head_dir.iterdir()), "a worker wrote beside the cluster, not the grid"
+
+
+# --- slurm, through submitit's local executor (the same jobs, no cluster) --------------------
+
+SLURM_LOCAL = ["--executor", "slurm", "--slurm-cluster", "local", "--slurm-cpus", "1"]
+
+
+def job_tasks(sid: int) -> list[int]:
+    """Process ids of the submitit job tasks (the processes that run `execute`) of a session."""
+    found = []
+    for pid in session_members(sid):
+        with contextlib.suppress(OSError):
+            if b"submitit.core._submit" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+    return found
+
+
+def latest_step(folder: Path) -> int:
+    steps = [int(p.stem.split("_")[1]) for p in folder.glob("step_*.pt")]
+    return max(steps, default=0)
+
+
+@pytest.mark.slow
+def test_the_smoke_grid_runs_as_slurm_jobs_through_submitit(tmp_path):
+    out = run_cli(["--grid", str(ROOT / "grids" / "smoke.yaml"), "--data-root", str(SHARED),
+                   *store_args(tmp_path), *SLURM_LOCAL, "--slurm-folder", str(tmp_path / "jobs")],
+                  tmp_path, timeout=1200)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.count(" finished step=20 ") == 3, out.stdout + out.stderr
+    assert "submitted 3 runs as local jobs" in out.stderr
+    runs = training_runs(tmp_path, "smoke")
+    assert sorted(r.data.tags["run_key"] for r in runs) == sorted(
+        run_key(r) for r in load_grid(ROOT / "grids" / "smoke.yaml").runs)
+    assert all((r.info.status, r.data.tags["outcome"]) == ("FINISHED", "finished") for r in runs)
+    assert len(list((tmp_path / "jobs").glob("*_result.pkl"))) == 3  # one job per run
+
+
+@pytest.mark.slow
+def test_a_preempted_job_requeues_and_a_killed_one_resumes_on_the_next_invocation(tmp_path):
+    steps, every = 600, 10
+    grid = write_grid(tmp_path / "g.yaml", "on-slurm", base={"train": {
+        "steps": steps, "log_every": every, "eval_every": 1000, "checkpoint_every": every}})
+    (cfg,) = load_grid(grid).runs
+    ckpt = tmp_path / "ckpt" / run_key(cfg)
+    args = ["--grid", str(grid), *store_args(tmp_path), *SLURM_LOCAL,
+            "--slurm-folder", str(tmp_path / "jobs")]
+    first = start_session([sys.executable, "-m", "benchmark.run", *args], tmp_path / "log.txt",
+                          tmp_path)
+    try:
+        # Preemption: Slurm signals the job (SIGUSR2); submitit asks the run for its
+        # checkpoint call and requeues it; the job starts again and resumes the run.
+        wait_until(lambda: latest_step(ckpt) and job_tasks(first.pid), 300, "a checkpoint",
+                   first)
+        (task,) = job_tasks(first.pid)
+        preempted_at = latest_step(ckpt)
+        os.kill(task, signal.SIGUSR2)
+        wait_until(lambda: [t for t in job_tasks(first.pid) if t != task], 120,
+                   "the requeued job", first)
+        wait_until(lambda: latest_step(ckpt) > preempted_at, 120,
+                   "a checkpoint of the requeued job", first)
+        # A job killed outright (node lost, OOM killer): no signal to answer, no requeue.
+        (task,) = job_tasks(first.pid)
+        killed_at = latest_step(ckpt)
+        os.kill(task, signal.SIGKILL)
+        assert first.wait(timeout=120) == 1, "a grid with an interrupted run exits 1"
+    finally:
+        stop_session(first)
+    log = (tmp_path / "log.txt").read_text()
+    assert " interrupted " in log and "ended without a result" in log and killed_at < steps, log
+    assert "this job is preempted" in "".join(p.read_text() for p in (tmp_path / "jobs").glob("*.err"))
+
+    again = run_cli(args, tmp_path, timeout=900)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f" finished step={steps} " in again.stdout, again.stdout + again.stderr
+    (run,) = training_runs(tmp_path, "on-slurm")  # resumed in the same MLflow run
+    assert (run.info.status, run.data.tags["outcome"]) == ("FINISHED", "finished")
+    logged = [s for s, _ in history(tmp_path, run.info.run_id, "loss_d")]
+    assert logged == list(range(every, steps + 1, every)), "every step logged exactly once"

@@ -1,24 +1,13 @@
-"""The real `mlflow ui` serves a grid's runs: children nested under the grid's parent run, with
-params that line up in the compare view."""
+"""The real `mlflow ui` serves a grid's runs: top-level training runs that name their grid run
+in a tag (not nested under it), with params that line up in the compare view."""
 
 from __future__ import annotations
 
 import json
-import os
-import urllib.error
 import urllib.request
 
 import pytest
-from runner_helpers import (
-    BIN,
-    free_port,
-    run_cli,
-    start_session,
-    stop_session,
-    store_args,
-    wait_until,
-    write_grid,
-)
+from runner_helpers import mlflow_ui, run_cli, store_args, write_grid
 
 from benchmark.config import load_grid, run_key, run_name
 
@@ -31,37 +20,17 @@ def call(base: str, path: str, body: dict | None = None) -> dict:
         return json.loads(response.read())
 
 
-def healthy(base: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 @pytest.mark.slow
-def test_mlflow_ui_serves_the_grid_runs_nested_under_the_grid_run(tmp_path):
+def test_mlflow_ui_serves_the_training_runs_beside_their_grid_run(tmp_path):
     grid = write_grid(tmp_path / "g.yaml", "ui", axes={"seed": [0, 1]},
                       base={"train": {"steps": 4, "eval_every": 4}})
     out = run_cli(["--grid", str(grid), *store_args(tmp_path)], tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    # The background job runner serves GenAI features this suite does not use; off, it spares
-    # the shared cores half a dozen worker processes.
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    server = start_session(
-        [str(BIN / "mlflow"), "ui", "--backend-store-uri", f"sqlite:///{tmp_path}/mlflow.db",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        tmp_path / "ui.log", tmp_path, env)
-    try:
-        wait_until(lambda: healthy(base), 180, "mlflow ui serving", server)
+    with mlflow_ui(tmp_path) as base:
         experiment = call(base, "/api/2.0/mlflow/experiments/get-by-name?experiment_name=ui")
         found = call(base, "/api/2.0/mlflow/runs/search", {
             "experiment_ids": [experiment["experiment"]["experiment_id"]], "max_results": 100})
-    finally:
-        stop_session(server)
 
     runs = found["runs"]
     tags = [{t["key"]: t["value"] for t in r["data"]["tags"]} for r in runs]
@@ -72,7 +41,7 @@ def test_mlflow_ui_serves_the_grid_runs_nested_under_the_grid_run(tmp_path):
     expected = {run_key(cfg): run_name(cfg) for cfg in load_grid(grid).runs}
     params = []
     for run, run_tags in children:
-        assert run_tags["mlflow.parentRunId"] == parent_id
+        assert run_tags["alibench.grid_run"] == parent_id and "mlflow.parentRunId" not in run_tags
         assert run["info"]["status"] == "FINISHED" and run_tags["outcome"] == "finished"
         assert run["info"]["run_name"] == expected[run_tags["run_key"]]
         assert {m["key"] for m in run["data"]["metrics"]} >= {"loss_d", "loss_g", "recon_mse"}
@@ -81,3 +50,8 @@ def test_mlflow_ui_serves_the_grid_runs_nested_under_the_grid_run(tmp_path):
     assert params[0].keys() == params[1].keys()
     assert {k for k in params[0] if params[0][k] != params[1][k]} == {"seed"}
     assert params[0]["optim.lr_g"] == "0.0002" and params[0]["data.dataset"] == "digits"
+    # The experiment says it holds training runs, and carries the saved comparison view.
+    experiment_tags = {t["key"]: t["value"] for t in experiment["experiment"]["tags"]}
+    assert experiment_tags["mlflow.experimentKind"] == "custom_model_development"
+    view = json.loads(experiment_tags["mlflow.sharedViewState.alibench-compare-seeds"])
+    assert view["name"] == "alibench: configs over seeds" and view["state"].startswith("deflate;")

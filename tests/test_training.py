@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -74,9 +75,25 @@ def test_tiny_run_end_to_end_into_mlflow(tmp_path, monkeypatch):
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "panels")}
     assert {"panels/generation.png", "panels/reconstruction.png",
             "panels/interpolation.png"} <= artifacts
-    parent = client.get_run(tags["mlflow.parentRunId"])
+    # The grid run is named by a tag, not by MLflow's nesting (which hides the training runs
+    # under a collapsed row in the UI).
+    assert "mlflow.parentRunId" not in tags
+    parent = client.get_run(tags["alibench.grid_run"])
     assert parent.data.tags["alibench.kind"] == "grid"
     assert [a.path for a in client.list_artifacts(parent.info.run_id, "grid")] == ["grid/tiny.yaml"]
+    # What the UI shows without a click: a training experiment, the description, the key
+    # choices, the config's name shared by its seeds, and the datasets.
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert tags["alibench.config"] == run.info.run_name.removesuffix("-s0")
+    assert tags["mlflow.note.content"].startswith("digits 28px, batch 50; z_dim 8, width 0.125; adam")
+    assert (tags["dataset"], tags["optimizer"], tags["scheme"], tags["stabilizers"]) == (
+        "digits", "adam", "alternating", "none")
+    inputs = {i.tags[0].value: i.dataset for i in run.inputs.dataset_inputs}
+    assert sorted(inputs) == ["test", "train"]
+    assert {d.name for d in inputs.values()} == {"digits"}
+    assert json.loads(inputs["train"].profile)["samples"] == 1500
+    assert inputs["train"].digest != inputs["test"].digest and len(inputs["train"].digest) == 8
 
 
 def _run_cli(cwd: Path, args: list[str], **kwargs) -> subprocess.Popen:
