@@ -25,7 +25,7 @@ from benchmark.models import ALI, build_ali, build_encoder
 from benchmark.schemes import SCHEMES, Game, Players
 from benchmark.stabilizers import parse_stabilizers
 from benchmark.tracking import Tracker
-from optim import ParameterAverage, build_optimizer
+from optim import ParameterAverage, build_optimizer, lookahead_pair
 
 COLLAPSE_ACCURACY = 0.99  # both pair kinds classified right this often: the discriminator won
 
@@ -105,6 +105,7 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
                "moments_on_extrapolation": o.moments_on_extrapolation}
     opt_d = build_optimizer(o.name, ali.discriminator_parameters(), o.lr_d, **options)
     opt_g = build_optimizer(o.name, ali.generator_parameters(), o.lr_g, **options)
+    opt_d, opt_g = lookahead_pair(opt_d, opt_g, o.lookahead_k, o.lookahead_alpha)
     averages = {} if o.averaging == "none" else {
         "encoder": ParameterAverage(ali.encoder, o.averaging, o.ema_decay),
         "decoder": ParameterAverage(ali.decoder, o.averaging, o.ema_decay)}
