@@ -12,6 +12,9 @@ The cheap wins tried, each its own model and optimizers, timed one block of `--s
 at a time in round-robin order (the order rotating every round; medians reported):
 - memory format: contiguous (NCHW) weights and batch, as the suite had them `before` this
   bench, against the channels-last (NHWC) weights it keeps now (`CONV_MEMORY_FORMAT`);
+- dropout: torch's `nn.Dropout`, as the discriminator had it before issue 17, against the
+  suite's cheaper draw (`benchmark.models.dropout.Dropout`, same distribution), and no dropout
+  at all (a bound: what the draws cost);
 - Adam's implementation: the for-loop default on CPU, `foreach=True`, `fused=True`;
 - intra-op threads: `torch.set_num_threads(1)` against all cores;
 - inter-op threads: 1 against the default, in child processes (it can only be set at start);
@@ -48,6 +51,8 @@ BETAS = (0.5, 0.999)
 BEFORE = "before (NCHW weights)"
 SUITE = "suite (NHWC weights, adam)"
 SUITE_AGAIN = "suite again (noise floor)"
+TORCH_DROPOUT = "nn.Dropout (before #17)"
+NO_DROPOUT = "no dropout (bound)"
 
 
 def peak_flops(n: int, reps: int) -> float:
@@ -89,15 +94,30 @@ def threads(count: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def replace_dropout(module: torch.nn.Module, make: Callable[[float], torch.nn.Module]) -> None:
+    """Swap every dropout module under `module` (torch's or the suite's) for make(p)."""
+    for name, child in module.named_children():
+        if isinstance(child, torch.nn.Dropout):
+            setattr(module, name, make(child.p))
+        else:
+            replace_dropout(child, make)
+
+
 def training_variants(model: ModelConfig, shape: tuple, batch: torch.Tensor
                       ) -> dict[str, tuple[Callable[[], object], int | None]]:
     """Label -> (one update, intra-op threads or None for all)."""
-    def make(memory_format: torch.memory_format | None = None, impl: str | None = None):
-        return bare_step(model, shape, batch, memory_format=memory_format,
-                         make_optimizer=adam(impl) if impl else None).run
+    def make(memory_format: torch.memory_format | None = None, impl: str | None = None,
+             dropout: Callable[[float], torch.nn.Module] | None = None):
+        step = bare_step(model, shape, batch, memory_format=memory_format,
+                         make_optimizer=adam(impl) if impl else None)
+        if dropout is not None:
+            replace_dropout(step.ali.discriminator, dropout)
+        return step.run
 
     return {
         BEFORE: (make(torch.contiguous_format), None),
+        TORCH_DROPOUT: (make(dropout=torch.nn.Dropout), None),
+        NO_DROPOUT: (make(dropout=lambda p: torch.nn.Identity()), None),
         SUITE: (make(), None),
         "adam foreach": (make(impl="foreach"), None),
         "adam fused": (make(impl="fused"), None),
@@ -243,6 +263,10 @@ def main() -> None:
     before = step_s[BEFORE]
     print(f"fraction of peak: before {flops / before / peak:.1%}, suite {flops / suite / peak:.1%} "
           f"({before / suite:.2f}x)")
+    torch_dropout = step_s[TORCH_DROPOUT]
+    print(f"dropout: suite {flops / suite / 1e9:.1f} GFLOP/s against nn.Dropout "
+          f"{flops / torch_dropout / 1e9:.1f} ({torch_dropout / suite:.2f}x); without dropout "
+          f"{flops / step_s[NO_DROPOUT] / 1e9:.1f}")
 
 if __name__ == "__main__":
     main()

@@ -61,7 +61,8 @@ class OptimConfig:
         "help": "Adam's second moment decay (the paper's 'beta2 = 1e-3' is 1 - 0.999)",
         "min": 0.0, "max": 0.999999})
     momentum: float = field(default=0.0, metadata={
-        "help": "momentum of sgd, extra_sgd and past_extra_sgd", "min": 0.0, "max": 0.999999})
+        "help": "momentum of sgd, extra_sgd and past_extra_sgd; negative (Gidel et al. 2019) "
+                "only for sgd under the alternating scheme", "min": -0.999999, "max": 0.999999})
     moments_on_extrapolation: bool = field(default=True, metadata={
         "help": "extragradient optimizers: whether moments (Adam) or momentum (SGD) also "
                 "advance on the extrapolation; published code does both"})
@@ -72,6 +73,12 @@ class OptimConfig:
         "help": "decay of the ema average", "min": 0.0, "max": 0.999999})
     average_bn_batches: int = field(default=10, metadata={
         "help": "training batches that recompute an average's BatchNorm statistics", "min": 1})
+    lookahead_k: int = field(default=0, metadata={
+        "help": "lookahead-minmax (Chavdarova et al. 2021): pull both players toward their slow "
+                "weights every k steps (0: off)", "min": 0, "max": 1_000_000})
+    lookahead_alpha: float = field(default=0.5, metadata={
+        "help": "lookahead-minmax: slow <- slow + alpha (fast - slow) at each pull",
+        "gt": 0.0, "max": 1.0})
 
 
 @dataclass
@@ -233,12 +240,14 @@ def validate_run(cfg: RunConfig) -> None:
     from benchmark.evaluation import validate_eval_config
     from benchmark.schemes import check_scheme_optimizer, total_steps
     from benchmark.stabilizers import parse_stabilizers
-    from optim import check_optimizer_options
+    from optim import check_lookahead, check_optimizer_options
 
     check_scheme_optimizer(cfg.scheme.name, cfg.optim.name)
     check_optimizer_options(cfg.optim.name, betas=(cfg.optim.beta1, cfg.optim.beta2),
                             momentum=cfg.optim.momentum,
-                            moments_on_extrapolation=cfg.optim.moments_on_extrapolation)
+                            moments_on_extrapolation=cfg.optim.moments_on_extrapolation,
+                            scheme=cfg.scheme.name)
+    check_lookahead(cfg.optim.lookahead_k, cfg.optim.lookahead_alpha)
     parse_stabilizers(cfg.stabilizers)
     total_steps(cfg)
     kinds = cfg.optim.averaging
@@ -355,6 +364,10 @@ def config_name(cfg: RunConfig) -> str:
         variants.append("nomoments")
     if cfg.optim.averaging:
         variants.append("avg_" + "+".join(cfg.optim.averaging))
+    if cfg.optim.lookahead_k:
+        variants.append(f"la{cfg.optim.lookahead_k}_{cfg.optim.lookahead_alpha:g}")
+    if cfg.optim.momentum:
+        variants.append(f"mom{cfg.optim.momentum:g}")
     return "-".join([cfg.data.dataset, cfg.optim.name, cfg.scheme.name, *variants, tricks,
                      f"lr{cfg.optim.lr_g:g}_{cfg.optim.lr_d:g}"])
 

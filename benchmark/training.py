@@ -27,7 +27,7 @@ from benchmark.models import build_ali, build_encoder
 from benchmark.schemes import SCHEMES, Game, Players, total_steps
 from benchmark.stabilizers import parse_stabilizers
 from benchmark.tracking import Tracker
-from optim import build_optimizer
+from optim import build_optimizer, lookahead_pair
 
 COLLAPSE_ACCURACY = 0.99  # each pair kind classified right this often: the discriminator won
 
@@ -109,6 +109,7 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
                "moments_on_extrapolation": o.moments_on_extrapolation}
     opt_d = build_optimizer(o.name, ali.discriminator_parameters(), o.lr_d, **options)
     opt_g = build_optimizer(o.name, ali.generator_parameters(), o.lr_g, **options)
+    opt_d, opt_g = lookahead_pair(opt_d, opt_g, o.lookahead_k, o.lookahead_alpha)
     averages = Averages(ali, o.averaging, o.ema_decay, data.train.x, cfg.data.batch_size,
                         o.average_bn_batches, cfg.seed, device)
     sampler = BatchSampler(data.train, cfg.data.batch_size, cfg.seed)

@@ -1,4 +1,5 @@
-"""Optimizers for the benchmark: torch's SGD and Adam, the extragradient family, averaging."""
+"""Optimizers for the benchmark: torch's SGD and Adam, optimistic methods, the extragradient
+family, lookahead-minmax and averaging."""
 
 from optim.averaging import AVERAGE_KINDS, ParameterAverage
 from optim.extragradient import (
@@ -8,6 +9,9 @@ from optim.extragradient import (
     PastExtraAdam,
     PastExtraSGD,
 )
+from optim.lookahead import Lookahead, check_lookahead, lookahead_pair
+from optim.momentum import SignedMomentumSGD
+from optim.optimistic import OptimisticAdam, OptimisticSGD
 from optim.registry import (
     EXTRAGRADIENT_OPTIMIZERS,
     OPTIMIZERS,
@@ -27,12 +31,18 @@ __all__ = [
     "ExtraAdam",
     "ExtraSGD",
     "ExtragradientOptimizer",
+    "Lookahead",
+    "OptimisticAdam",
+    "OptimisticSGD",
     "OptimizerSpec",
     "ParameterAverage",
     "PastExtraAdam",
     "PastExtraSGD",
+    "SignedMomentumSGD",
     "build_optimizer",
+    "check_lookahead",
     "check_optimizer_options",
     "is_extragradient",
+    "lookahead_pair",
     "register_optimizer",
 ]

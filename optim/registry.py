@@ -1,8 +1,10 @@
-"""The optimizers by name: torch's SGD and Adam, and the extragradient family.
+"""The optimizers by name: torch's SGD (negative momentum allowed) and Adam, the optimistic
+methods and the extragradient family.
 
 The training code looks an optimizer up here and checks it against the update scheme with
 `EXTRAGRADIENT_OPTIMIZERS` / `PLAIN_OPTIMIZERS`: the `extragradient` scheme needs an optimizer
-with `extrapolate()`, `alternating` and `simultaneous` need a plain one.
+with `extrapolate()`, `alternating` and `simultaneous` need a plain one. Negative momentum is
+checked against the scheme too: an optimizer takes it only under the schemes its spec lists.
 """
 
 from collections.abc import Iterable
@@ -19,6 +21,8 @@ from optim.extragradient import (
     PastExtraAdam,
     PastExtraSGD,
 )
+from optim.momentum import SignedMomentumSGD
+from optim.optimistic import OptimisticAdam, OptimisticSGD
 
 # The options `build_optimizer` passes on, with their defaults. An option an optimizer does not
 # take must stay at its default, so a grid never sweeps a value that silently changes nothing.
@@ -31,10 +35,12 @@ OPTION_DEFAULTS: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class OptimizerSpec:
-    """How to build one optimizer: its class and which options of OPTION_DEFAULTS it takes."""
+    """How to build one optimizer: its class, which options of OPTION_DEFAULTS it takes, and
+    the schemes under which its momentum may be negative (none: momentum >= 0 only)."""
 
     cls: type[torch.optim.Optimizer]
     options: tuple[str, ...]
+    negative_momentum_schemes: tuple[str, ...] = ()
 
     @property
     def extragradient(self) -> bool:
@@ -105,10 +111,13 @@ def check_optimizer_options(
     momentum: float = OPTION_DEFAULTS["momentum"],
     moments_on_extrapolation: bool = OPTION_DEFAULTS["moments_on_extrapolation"],
     field: str = "optim.name",
+    scheme: str | None = None,
 ) -> dict[str, Any]:
     """The options optimizer `name` takes; one it ignores must be at its default (ConfigError).
 
-    Config validation can call this before any run starts; `build_optimizer` calls it too.
+    Negative momentum must be allowed for the optimizer and, when `scheme` is given, for that
+    scheme. Config validation calls this with the scheme before any run starts;
+    `build_optimizer` calls it without.
     """
     spec = _spec(name, field)
     given = {
@@ -122,11 +131,24 @@ def check_optimizer_options(
                 f"{option}: value {value!r} has no effect with {field} {name!r}; leave it at "
                 f"{OPTION_DEFAULTS[option]!r} (that optimizer takes: lr, {', '.join(spec.options)})"
             )
+    allowed = spec.negative_momentum_schemes
+    if momentum < 0 and (not allowed or (scheme is not None and scheme not in allowed)):
+        takers = sorted(f"{n} under scheme.name {'/'.join(s.negative_momentum_schemes)}"
+                        for n, s in OPTIMIZERS.items() if s.negative_momentum_schemes)
+        where = f"{field} {name!r}" + (f" and scheme.name {scheme!r}" if scheme else "")
+        raise ConfigError(
+            f"optim.momentum: negative value {momentum!r} does not fit {where}; negative "
+            f"momentum (Gidel et al. 2019) fits only: {', '.join(takers)}"
+        )
     return {option: given[option] for option in spec.options}
 
 
-register_optimizer("sgd", OptimizerSpec(torch.optim.SGD, ("momentum",)))
+register_optimizer(
+    "sgd", OptimizerSpec(SignedMomentumSGD, ("momentum",), negative_momentum_schemes=("alternating",))
+)
 register_optimizer("adam", OptimizerSpec(torch.optim.Adam, ("betas",)))
+register_optimizer("optimistic_sgd", OptimizerSpec(OptimisticSGD, ()))
+register_optimizer("optimistic_adam", OptimizerSpec(OptimisticAdam, ("betas",)))
 register_optimizer("extra_sgd", OptimizerSpec(ExtraSGD, ("momentum", "moments_on_extrapolation")))
 register_optimizer(
     "past_extra_sgd", OptimizerSpec(PastExtraSGD, ("momentum", "moments_on_extrapolation"))

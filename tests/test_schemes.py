@@ -33,6 +33,8 @@ UPDATES = 3
 VALID_PAIRS = [
     ("alternating", "sgd"), ("alternating", "adam"),
     ("simultaneous", "sgd"), ("simultaneous", "adam"),
+    ("alternating", "optimistic_sgd"), ("alternating", "optimistic_adam"),
+    ("simultaneous", "optimistic_sgd"), ("simultaneous", "optimistic_adam"),
     ("extragradient", "extra_sgd"), ("extragradient", "past_extra_sgd"),
     ("extragradient", "extra_adam"), ("extragradient", "past_extra_adam"),
 ]
@@ -265,8 +267,8 @@ def test_valid_pairs_are_exactly_the_listed_ones():
 @pytest.mark.parametrize(("scheme", "optimizer", "fits"), [
     ("extragradient", "adam", "extra_adam, extra_sgd, past_extra_adam, past_extra_sgd"),
     ("extragradient", "sgd", "extra_adam, extra_sgd, past_extra_adam, past_extra_sgd"),
-    ("alternating", "extra_adam", "adam, sgd"),
-    ("simultaneous", "past_extra_sgd", "adam, sgd"),
+    ("alternating", "extra_adam", "adam, optimistic_adam, optimistic_sgd, sgd"),
+    ("simultaneous", "past_extra_sgd", "adam, optimistic_adam, optimistic_sgd, sgd"),
 ])
 def test_an_unsupported_pair_is_one_line_listing_what_fits(scheme, optimizer, fits):
     message = (f"optim.name: '{optimizer}' does not fit scheme.name '{scheme}'; "

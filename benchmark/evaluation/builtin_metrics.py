@@ -7,6 +7,7 @@ from benchmark.evaluation.feature_extractors import get_feature_extractor
 from benchmark.evaluation.fidelity import fidelity_metrics
 from benchmark.evaluation.knn import knn_accuracy
 from benchmark.evaluation.modes import mode_coverage
+from benchmark.evaluation.prdc import prdc_metrics
 from benchmark.evaluation.probe import probe_accuracy
 from benchmark.evaluation.recon_acc import reconstruction_accuracy
 from benchmark.evaluation.reconstruction import reconstruction_mse
@@ -24,6 +25,13 @@ def fid(ctx: EvalContext) -> dict[str, float]:
     return fidelity_metrics(generated, real, get_feature_extractor(cfg.fid_extractor),
                             ctx.res.fid_weights(), cfg.kid_subset_size, cfg.batch_size,
                             cuda=ctx.res.device.type == "cuda")
+
+
+def prdc(ctx: EvalContext) -> dict[str, float]:
+    cfg, inputs = ctx.res.cfg, ctx.res.inputs
+    return prdc_metrics(ctx.decoded(cfg.fid_gen_count, "fid_z"), inputs.data.test.x,
+                        inputs.fid_real, get_feature_extractor(cfg.fid_extractor),
+                        ctx.res.fid_weights(), cfg.batch_size, ctx.res.device.type == "cuda")
 
 
 def probe(ctx: EvalContext) -> dict[str, float]:
@@ -53,7 +61,8 @@ def modes(ctx: EvalContext) -> dict[str, float]:
 
 
 register_metric("recon_mse", Metric(recon_mse, kinds=("image", "points")))
-register_metric("fid", Metric(fid, kinds=("image",)))
+register_metric("fid", Metric(fid, kinds=("image",), fid_features=True))
+register_metric("prdc", Metric(prdc, kinds=("image",), fid_features=True))
 register_metric("probe", Metric(probe, kinds=("image",), needs_labels=True))
 register_metric("knn", Metric(knn, kinds=("image",), needs_labels=True))
 register_metric("recon_acc", Metric(recon_acc, kinds=("image",), needs_labels=True))

@@ -33,7 +33,7 @@ from benchmark.evaluation.context import EvalContext, Resources
 from benchmark.evaluation.feature_extractors import WeightsSource, get_feature_extractor
 from benchmark.evaluation.inputs import FIXED_SEED, build_fixed_inputs, check_counts, latents
 from benchmark.evaluation.reconstruction import reconstruct
-from benchmark.evaluation.registry import METRICS
+from benchmark.evaluation.registry import METRICS, uses_fid_features
 from benchmark.evaluation.settings import EvalConfig
 from benchmark.evaluation.tensors import fixed_indices, fork_rng
 from benchmark.evaluation.validation import validate_eval_config
@@ -88,7 +88,7 @@ class Evaluator:
         self._fid_weights: str | None = None
         self.resources = Resources(cfg, device, self.inputs, self.classifier,
                                    lambda: self._fid_weights, _mixture)
-        if "fid" in self.metrics:  # missing weights fail here, not at the first evaluation
+        if uses_fid_features(self.metrics):  # missing weights fail here, not at evaluation
             extractor = get_feature_extractor(cfg.fid_extractor)
             source = WeightsSource(cfg.weights_path, lambda: self.trained_classifier().path)
             self._fid_weights = extractor.weights(source)
@@ -157,7 +157,7 @@ class Evaluator:
         return self.trained_classifier().model
 
     def _uses_classifier(self) -> bool:
-        fid_on_classifier = ("fid" in self.metrics
+        fid_on_classifier = (uses_fid_features(self.metrics)
                              and get_feature_extractor(self.cfg.fid_extractor).needs_labels)
         return fid_on_classifier or "recon_acc" in self.metrics
 

@@ -52,8 +52,8 @@ _COUNTS = {
     "recon_count": ("test", {"recon_mse", "recon_acc"}),
     "probe_test_count": ("test", {"probe", "knn"}),
     "knn_train_count": ("train", {"knn"}),
-    "fid_real_count": ("test", {"fid"}),
-    "classifier_train_count": ("train", {"fid", "recon_acc"}),
+    "fid_real_count": ("test", {"fid", "prdc"}),
+    "classifier_train_count": ("train", {"fid", "prdc", "recon_acc"}),
 }
 
 

@@ -23,12 +23,15 @@ class Metric:
 
     `compute` takes the evaluator's per-call context (the model and the fixed inputs) and returns a
     flat dict of floats; `kinds` are the data kinds it accepts; `needs_labels` rejects it on
-    unlabelled data (CelebA) before a run starts rather than after its first evaluation.
+    unlabelled data (CelebA) before a run starts rather than after its first evaluation;
+    `fid_features` says it works in the FID's feature space (`eval.fid_extractor`), whose
+    weights the evaluator then resolves before training.
     """
 
     compute: Callable[[EvalContext], dict[str, float]]
     kinds: tuple[str, ...]
     needs_labels: bool = False
+    fid_features: bool = False
 
 
 METRICS: dict[str, Metric] = {}
@@ -46,6 +49,11 @@ def register_metric(name: str, metric: Metric) -> None:
     if not metric.kinds or unknown:
         raise ValueError(f"metric {name!r}: kinds {metric.kinds!r} must be among {DATA_KINDS}")
     METRICS[name] = metric
+
+
+def uses_fid_features(metrics: list[str] | set[str]) -> bool:
+    """Whether any of the (registered) metrics needs the FID's feature extractor."""
+    return any(METRICS[name].fid_features for name in metrics if name in METRICS)
 
 
 def metric_names() -> list[str]:

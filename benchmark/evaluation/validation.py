@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from benchmark.errors import ConfigError
 from benchmark.evaluation.feature_extractors import FEATURE_EXTRACTORS, get_feature_extractor
-from benchmark.evaluation.registry import METRICS, metric_names
+from benchmark.evaluation.prdc import DENSITY_COVERAGE_K
+from benchmark.evaluation.registry import METRICS, metric_names, uses_fid_features
 from benchmark.evaluation.settings import EvalConfig
 
 
@@ -28,13 +29,17 @@ def validate_eval_config(cfg: EvalConfig, data_kind: str, labelled: bool = True)
         if not labelled and METRICS[name].needs_labels:
             raise ConfigError(f"eval.metrics: {name!r} needs class labels, which this dataset "
                               f"lacks; choose from: {', '.join(valid)}")
-    if "fid" in cfg.metrics:
+    if uses_fid_features(cfg.metrics):
         extractor = get_feature_extractor(cfg.fid_extractor)
         if not labelled and extractor.needs_labels:
             free = sorted(n for n, e in FEATURE_EXTRACTORS.items() if not e.needs_labels)
             raise ConfigError(f"eval.fid_extractor: {cfg.fid_extractor!r} is trained on class "
                               f"labels, which this dataset lacks; choose from: {', '.join(free)}")
-        smallest = min(cfg.fid_gen_count, cfg.fid_real_count)
-        if cfg.kid_subset_size > smallest:
-            raise ConfigError(f"eval.kid_subset_size: {cfg.kid_subset_size} exceeds the smaller "
-                              f"FID sample count {smallest}; choose from: 2..{smallest}")
+    smallest = min(cfg.fid_gen_count, cfg.fid_real_count)
+    if "prdc" in cfg.metrics and smallest <= DENSITY_COVERAGE_K:
+        field = "fid_gen_count" if cfg.fid_gen_count == smallest else "fid_real_count"
+        raise ConfigError(f"eval.{field}: {smallest} is too few for prdc's {DENSITY_COVERAGE_K} "
+                          f"nearest neighbours; choose at least {DENSITY_COVERAGE_K + 1}")
+    if "fid" in cfg.metrics and cfg.kid_subset_size > smallest:
+        raise ConfigError(f"eval.kid_subset_size: {cfg.kid_subset_size} exceeds the smaller "
+                          f"FID sample count {smallest}; choose from: 2..{smallest}")

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from benchmark.models.base import EncoderOutput, reparametrize
+from benchmark.models.dropout import Dropout
 from benchmark.models.tables import (
     DECODER_HEAD,
     DISCRIMINATOR_JOINT,
@@ -26,7 +27,7 @@ def _block(conv: nn.Module, out: int, batch_norm: bool, leak: float, dropout: fl
         layers.append(nn.BatchNorm2d(out))
     layers.append(nn.LeakyReLU(leak))
     if dropout > 0:
-        layers.append(nn.Dropout(dropout))
+        layers.append(Dropout(dropout))
     return layers
 
 
@@ -101,7 +102,7 @@ class ConvDiscriminator(nn.Module):
         self.joint = nn.Sequential(
             *_block(nn.Conv2d(x_out + dz, joint, 1), joint, False, leak, dropout),
             *_block(nn.Conv2d(joint, joint, 1), joint, False, leak, dropout),
-            nn.Dropout(dropout),
+            Dropout(dropout),
             nn.Conv2d(joint, 1, 1),  # a logit; the losses apply the sigmoid in softplus form
         )
 

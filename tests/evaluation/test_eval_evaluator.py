@@ -88,7 +88,7 @@ def test_without_a_random_encoder_factory_the_encoder_baselines_are_skipped(smal
 
 BAD_CONFIGS = [
     ({"metrics": ["fid", "recon_msee"]}, "image",
-     r"^eval\.metrics: unknown value 'recon_msee'; choose from: fid, knn, modes, probe, "
+     r"^eval\.metrics: unknown value 'recon_msee'; choose from: fid, knn, modes, prdc, probe, "
      r"recon_acc, recon_mse$"),
     ({"metrics": ["modes"]}, "image",
      r"^eval\.metrics: 'modes' does not apply to image data; choose from: .*recon_mse"),

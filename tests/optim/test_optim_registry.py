@@ -9,14 +9,17 @@ from optim import (
     OPTIMIZERS,
     PLAIN_OPTIMIZERS,
     ExtraAdam,
+    OptimisticAdam,
     OptimizerSpec,
+    SignedMomentumSGD,
     build_optimizer,
     check_optimizer_options,
     is_extragradient,
     register_optimizer,
 )
 
-KNOWN = "adam, extra_adam, extra_sgd, past_extra_adam, past_extra_sgd, sgd"
+KNOWN = ("adam, extra_adam, extra_sgd, optimistic_adam, optimistic_sgd, past_extra_adam, "
+         "past_extra_sgd, sgd")
 
 
 def params() -> list[torch.Tensor]:
@@ -34,7 +37,7 @@ def test_unknown_name_lists_the_known_ones() -> None:
 
 
 def test_plain_and_extragradient_sets_split_the_registry() -> None:
-    assert {"sgd", "adam"} == PLAIN_OPTIMIZERS
+    assert {"sgd", "adam", "optimistic_sgd", "optimistic_adam"} == PLAIN_OPTIMIZERS
     assert {"extra_sgd", "past_extra_sgd", "extra_adam", "past_extra_adam"} == (
         EXTRAGRADIENT_OPTIMIZERS
     )
@@ -67,6 +70,33 @@ def test_an_option_the_optimizer_ignores_is_refused() -> None:
         check_optimizer_options("extra_sgd", betas=(0.9, 0.999))
     assert check_optimizer_options("extra_sgd", momentum=0.5) == {
         "momentum": 0.5, "moments_on_extrapolation": True}
+
+
+def test_negative_momentum_only_for_sgd_under_the_alternating_scheme() -> None:
+    opt = build_optimizer("sgd", params(), lr=0.1, momentum=-0.5)
+    assert isinstance(opt, SignedMomentumSGD) and opt.param_groups[0]["momentum"] == -0.5
+    assert check_optimizer_options("sgd", momentum=-0.5, scheme="alternating") == {
+        "momentum": -0.5}
+    fits = r"negative momentum \(Gidel et al. 2019\) fits only: sgd under scheme.name alternating$"
+    with pytest.raises(ConfigError, match=r"^optim.momentum: negative value -0.5 does not fit "
+                                          r"optim.name 'sgd' and scheme.name 'simultaneous'; "
+                                          + fits):
+        check_optimizer_options("sgd", momentum=-0.5, scheme="simultaneous")
+    with pytest.raises(ConfigError, match=r"^optim.momentum: negative value -0.3 does not fit "
+                                          r"optim.name 'extra_sgd'; " + fits):
+        build_optimizer("extra_sgd", params(), lr=0.1, momentum=-0.3)
+    with pytest.raises(ConfigError, match=r"^momentum: value -0.5 has no effect with "
+                                          r"optim.name 'optimistic_adam'"):
+        check_optimizer_options("optimistic_adam", momentum=-0.5, scheme="alternating")
+
+
+def test_optimistic_optimizers_are_plain_and_take_the_paper_betas() -> None:
+    opt = build_optimizer("optimistic_adam", params(), lr=2e-4)
+    assert isinstance(opt, OptimisticAdam) and opt.defaults["betas"] == (0.5, 0.999)
+    assert not is_extragradient("optimistic_adam") and not is_extragradient("optimistic_sgd")
+    with pytest.raises(ConfigError, match=r"^betas: value \(0.9, 0.999\) has no effect with "
+                                          r"optim.name 'optimistic_sgd'"):
+        build_optimizer("optimistic_sgd", params(), lr=0.1, betas=(0.9, 0.999))
 
 
 def test_register_optimizer_validates_and_updates_the_sets() -> None:

@@ -119,6 +119,13 @@ CASES = [
          r"^optim\.name: 'extra_adam' does not fit scheme\.name 'alternating'; choose from: adam"),
     Case("momentum-with-adam", base(optim={"name": "adam", "momentum": 0.9}),
          r"^(optim\.)?momentum: value 0\.9 has no effect with optim\.name 'adam'"),
+    Case("negative-momentum-simultaneous",
+         base(optim={"name": "sgd", "momentum": -0.5}, scheme={"name": "simultaneous"}),
+         r"^optim\.momentum: negative value -0\.5 does not fit optim\.name 'sgd' and "
+         r"scheme\.name 'simultaneous'; negative momentum \(Gidel et al\. 2019\) fits only: "
+         r"sgd under scheme\.name alternating$"),
+    Case("lookahead-alpha-without-k", base(optim={"lookahead_alpha": 0.3}),
+         r"^optim\.lookahead_alpha: value 0\.3 has no effect with optim\.lookahead_k 0"),
     Case("modes-on-images", base(eval={"metrics": ["modes"]}),
          r"^eval\.metrics: 'modes' does not apply to image data; choose from: .*recon_mse"),
     Case("fid-on-mixture25", base(data={"dataset": "mixture25"}, eval={"metrics": ["fid"]}),
