@@ -176,3 +176,32 @@ def mlflow_ui(folder: Path):
         yield base
     finally:
         stop_session(server)
+
+
+class MemoryTracker:
+    """The tracker interface a run reports to, kept in memory: a test of one run through
+    `benchmark.training.train` needs no store (the CLI tests use the real MLflow one)."""
+
+    def __init__(self) -> None:
+        self.metrics: dict[str, dict[int, float]] = {}  # key -> step -> value
+        self.tags: dict[str, str] = {}
+        self.datasets: list = []
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        for key, value in metrics.items():
+            self.metrics.setdefault(key, {})[step] = value
+
+    def log_image(self, image, path: str) -> None:
+        pass
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        self.tags.update(tags)
+
+    def log_datasets(self, records: list) -> None:
+        self.datasets.extend(records)
+
+    def steps(self) -> list[int]:
+        return sorted({s for by_step in self.metrics.values() for s in by_step})
+
+    def at_step(self, step: int, skip: set[str] = frozenset()) -> dict[str, float]:
+        return {k: v[step] for k, v in self.metrics.items() if step in v and k not in skip}

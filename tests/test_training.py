@@ -15,6 +15,7 @@ import pytest
 import torch
 import yaml
 from runner_helpers import TINY_CHECKPOINTED as TINY
+from runner_helpers import MemoryTracker
 
 from benchmark.checkpoint import checkpoints, load_latest, save
 from benchmark.run import main
@@ -212,24 +213,6 @@ def test_corrupt_checkpoint_falls_back_to_the_previous_one(tmp_path):
         assert load_latest(tmp_path) is None  # nothing good left: start from scratch
 
 
-class RecordingTracker:
-    """The tracker interface training reports to, kept in memory (training needs no server)."""
-
-    def __init__(self):
-        self.metrics: dict[str, dict[int, float]] = {}
-        self.tags: dict[str, str] = {}
-
-    def log_metrics(self, metrics, step):
-        for k, v in metrics.items():
-            self.metrics.setdefault(k, {})[step] = v
-
-    def log_image(self, image, path):
-        pass
-
-    def set_tags(self, tags):
-        self.tags.update(tags)
-
-
 def _tiny_config(**overrides):
     from benchmark.config import RunConfig, from_dict, merge, validate_run
 
@@ -245,16 +228,16 @@ def test_a_run_resumed_from_its_final_checkpoint_returns_every_metric(tmp_path):
     from benchmark.training import train
 
     cfg = _tiny_config(optim={"averaging": ["uniform", "ema"]})
-    first = train(cfg, RecordingTracker(), tmp_path)
+    first = train(cfg, MemoryTracker(), tmp_path)
     assert {"recon_mse", "avg_uniform.recon_mse", "avg_ema.recon_mse"} <= set(first.metrics)
-    again = train(cfg, RecordingTracker(), tmp_path)  # nothing left to train
+    again = train(cfg, MemoryTracker(), tmp_path)  # nothing left to train
     assert again.metrics == first.metrics
 
 
 def test_averaging_does_not_change_the_live_trajectory(tmp_path):
     from benchmark.training import train
 
-    plain, averaged = RecordingTracker(), RecordingTracker()
+    plain, averaged = MemoryTracker(), MemoryTracker()
     train(_tiny_config(), plain, tmp_path / "a")
     train(_tiny_config(optim={"averaging": ["ema"]}), averaged, tmp_path / "b")
     for key in ("loss_d", "loss_g", "recon_mse"):
@@ -264,7 +247,7 @@ def test_averaging_does_not_change_the_live_trajectory(tmp_path):
 def test_a_zero_weight_cycle_term_trains_exactly_as_plain_ali(tmp_path):
     from benchmark.training import train
 
-    plain, zero = RecordingTracker(), RecordingTracker()
+    plain, zero = MemoryTracker(), MemoryTracker()
     train(_tiny_config(), plain, tmp_path / "a")
     train(_tiny_config(stabilizers=[{"name": "cycle_consistency", "weight": 0.0}]), zero,
           tmp_path / "b")
@@ -278,9 +261,9 @@ def test_a_cycle_consistency_run_resumes_exactly(tmp_path):
     from benchmark.training import train
 
     cfg = _tiny_config(stabilizers=[{"name": "cycle_consistency", "weight": 2.0}])
-    clean, resumed = RecordingTracker(), RecordingTracker()
+    clean, resumed = MemoryTracker(), MemoryTracker()
     train(cfg, clean, tmp_path / "clean")
-    train(cfg, RecordingTracker(), tmp_path / "cut")
+    train(cfg, MemoryTracker(), tmp_path / "cut")
     for step, path in checkpoints(tmp_path / "cut"):
         if step > 4:
             path.unlink()
@@ -293,6 +276,6 @@ def test_a_cycle_consistency_run_resumes_exactly(tmp_path):
 def _plain_recon(tmp_path):
     from benchmark.training import train
 
-    plain = RecordingTracker()
+    plain = MemoryTracker()
     train(_tiny_config(), plain, tmp_path / "plain")
     return plain.metrics["recon_mse"][8]

@@ -8,9 +8,15 @@ import math
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
-from runner_helpers import TINY_CHECKPOINTED, run_cli, store_args, training_runs, write_grid
+from runner_helpers import (
+    TINY_CHECKPOINTED,
+    MemoryTracker,
+    run_cli,
+    store_args,
+    training_runs,
+    write_grid,
+)
 
 from benchmark.checkpoint import checkpoints
 from benchmark.config import load_grid, run_key
@@ -30,23 +36,6 @@ TIMES = {"cpu_time_s", "wall_time_s"}
 
 def grid_file(folder: Path) -> Path:
     return write_grid(folder / "methods.yaml", "methods", TINY_CHECKPOINTED, runs=RUNS)
-
-
-class Recorder:
-    """A Tracker that keeps what a run logs in memory."""
-
-    def __init__(self) -> None:
-        self.metrics: dict[int, dict[str, float]] = {}
-
-    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
-        self.metrics.setdefault(step, {}).update(
-            {k: v for k, v in metrics.items() if k not in TIMES})
-
-    def log_image(self, image: np.ndarray, path: str) -> None:
-        pass
-
-    def set_tags(self, tags: dict[str, str]) -> None:
-        pass
 
 
 def test_new_optimizers_run_through_the_cli(tmp_path: Path) -> None:
@@ -72,13 +61,13 @@ def test_resumed_run_ends_with_the_numbers_of_an_uninterrupted_one(tmp_path: Pat
     lookahead pulls for k = 3 and 5) in a fresh folder: every value logged after step 8 is equal."""
     cfg = load_grid(grid_file(tmp_path)).runs[index]
     full, resumed = tmp_path / "full", tmp_path / "resumed"
-    reference = Recorder()
+    reference = MemoryTracker()
     assert train(cfg, reference, full / run_key(cfg)).outcome == "finished"
     (step_8,) = [path for step, path in checkpoints(full / run_key(cfg)) if step == 8]
     (resumed / run_key(cfg)).mkdir(parents=True)
     shutil.copy(step_8, resumed / run_key(cfg) / step_8.name)
-    again = Recorder()
+    again = MemoryTracker()
     assert train(cfg, again, resumed / run_key(cfg)).outcome == "finished"
-    assert sorted(again.metrics) == [10, 12]
+    assert again.steps() == [10, 12]
     for step in (10, 12):
-        assert again.metrics[step] == reference.metrics[step], step
+        assert again.at_step(step, TIMES) == reference.at_step(step, TIMES), step
