@@ -38,6 +38,16 @@ def _check_lr(lr: float) -> None:
         raise ValueError(f"Invalid learning rate: {lr}")
 
 
+def check_adam_args(lr: float, betas: tuple[float, float], eps: float) -> None:
+    """torch.optim.Adam's argument checks, with its messages, for the Adam variants here."""
+    _check_lr(lr)
+    if not eps >= 0.0:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    for i, beta in enumerate(betas):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+
+
 class ExtragradientOptimizer(Optimizer):
     """Base class: the extrapolate/step bookkeeping; subclasses give the update direction."""
 
@@ -169,12 +179,7 @@ class ExtraAdam(ExtragradientOptimizer):
         eps: float = 1e-8,
         moments_on_extrapolation: bool = True,
     ) -> None:
-        _check_lr(lr)
-        if not eps >= 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        for i, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+        check_adam_args(lr, betas, eps)
         defaults = dict(
             lr=lr, betas=tuple(betas), eps=eps, moments_on_extrapolation=moments_on_extrapolation
         )

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from optim.extragradient import Params, _check_lr
+from optim.extragradient import Params, _check_lr, check_adam_args
 
 
 class OptimisticOptimizer(Optimizer):
@@ -79,12 +79,7 @@ class OptimisticAdam(OptimisticOptimizer):
 
     def __init__(self, params: Params, lr: float, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8) -> None:
-        _check_lr(lr)
-        if not eps >= 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        for i, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+        check_adam_args(lr, betas, eps)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps))
 
     def _direction(self, p: Tensor, grad: Tensor, group: dict[str, Any]) -> Tensor:
