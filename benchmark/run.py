@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -191,8 +193,17 @@ def run_grid(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _terminated(signum: int, frame: object) -> NoReturn:
+    """SIGTERM (`kill`, `pkill`, a scheduler) ends the grid as Ctrl-C does: workers stopped,
+    the grid run KILLED, the training runs left to resume. Python's default for SIGTERM would
+    end this process at once and leave the processes executor's workers running as orphans."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if threading.current_thread() is threading.main_thread():  # tests call main() in threads
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         return run_grid(args)
     except AlibenchError as err:

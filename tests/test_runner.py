@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -214,9 +215,20 @@ def test_grid_killed_with_sigkill_resumes_to_the_numbers_of_an_uninterrupted_gri
                                 f"uninterrupted {want}"
 
 
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("executor", ["local", "processes"])
-def test_ctrl_c_ends_the_grid_run_killed_and_says_how_to_resume(tmp_path, executor):
+@pytest.mark.parametrize(("executor", "how"), [("local", "ctrl-c"), ("processes", "ctrl-c"),
+                                               ("processes", "sigterm")])
+def test_ctrl_c_ends_the_grid_run_killed_and_says_how_to_resume(tmp_path, executor, how):
+    """Ctrl-C reaches the whole process group; SIGTERM (`kill`, `pkill`) only the grid's own
+    process, which must then stop its workers: none may live on as an orphan."""
     grid = write_grid(tmp_path / "g.yaml", "ctrl-c", base={"train": {"steps": 400}})
     key = run_key(load_grid(grid).runs[0])
     invocation = start_session([sys.executable, "-m", "benchmark.run", "--grid", str(grid),
@@ -225,8 +237,15 @@ def test_ctrl_c_ends_the_grid_run_killed_and_says_how_to_resume(tmp_path, execut
     try:
         wait_until(lambda: list((tmp_path / "ckpt" / key).glob("step_*.pt")), 300,
                    "a first checkpoint", invocation)
-        os.killpg(invocation.pid, signal.SIGINT)
+        if how == "ctrl-c":
+            os.killpg(invocation.pid, signal.SIGINT)
+        else:
+            os.kill(invocation.pid, signal.SIGTERM)
         assert invocation.wait(timeout=60) == 130
+        deadline = time.time() + 30
+        while _group_alive(invocation.pid) and time.time() < deadline:
+            time.sleep(0.2)
+        assert not _group_alive(invocation.pid), "a worker outlived the grid's process"
     finally:
         if invocation.poll() is None:
             os.killpg(invocation.pid, signal.SIGKILL)
