@@ -35,7 +35,7 @@ from benchmark.executors import available_cores, threads_per_worker
 
 # Logged every `log_every` steps (training.py); evaluation metrics every `eval_every` steps.
 STEP_METRICS = {"loss_d", "loss_g", "d_real", "d_fake", "d_accuracy_enc", "d_accuracy_dec",
-                "cpu_time_s", "wall_time_s"}
+                "cpu_time_s", "wall_time_s", "grad_evals"}
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3, 8])
