@@ -71,8 +71,6 @@ class OptimConfig:
         "choices": _average_kinds})
     ema_decay: float = field(default=0.999, metadata={
         "help": "decay of the ema average", "min": 0.0, "max": 0.999999})
-    average_bn_batches: int = field(default=10, metadata={
-        "help": "training batches that recompute an average's BatchNorm statistics", "min": 1})
     lookahead_k: int = field(default=0, metadata={
         "help": "lookahead-minmax (Chavdarova et al. 2021): pull both players toward their slow "
                 "weights every k steps (0: off)", "min": 0, "max": 1_000_000})

@@ -19,11 +19,12 @@ import torch
 
 from benchmark import checkpoint
 from benchmark.averages import Averages
+from benchmark.batch_norm import StatisticsBatches
 from benchmark.config import RunConfig, run_key
 from benchmark.data import BatchSampler, load_dataset
 from benchmark.data.provenance import describe_datasets
 from benchmark.evaluation import Evaluator
-from benchmark.models import build_ali, build_encoder
+from benchmark.models import ALI, build_ali, build_encoder
 from benchmark.schemes import SCHEMES, Game, Players, total_steps
 from benchmark.stabilizers import parse_stabilizers
 from benchmark.tracking import Tracker
@@ -110,8 +111,9 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
     opt_d = build_optimizer(o.name, ali.discriminator_parameters(), o.lr_d, **options)
     opt_g = build_optimizer(o.name, ali.generator_parameters(), o.lr_g, **options)
     opt_d, opt_g = lookahead_pair(opt_d, opt_g, o.lookahead_k, o.lookahead_alpha)
-    averages = Averages(ali, o.averaging, o.ema_decay, data.train.x, cfg.data.batch_size,
-                        o.average_bn_batches, cfg.seed, device)
+    statistics = StatisticsBatches(data.train.x, cfg.data.batch_size, cfg.eval.bn_batches,
+                                   ali.z_dim, cfg.seed, device)
+    averages = Averages(ali, o.averaging, o.ema_decay, statistics)
     sampler = BatchSampler(data.train, cfg.data.batch_size, cfg.seed)
     game = Game(ali, stabilizers, lambda: sampler.next()[0], device)
     scheme = SCHEMES[cfg.scheme.name](cfg.scheme.d_steps, cfg.scheme.resample)
@@ -151,9 +153,13 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
             "rng": checkpoint.rng_state(), "collapse": collapse.state_dict(),
             "grad_evals": game.evaluations, **times})
 
+    def scored(step: int) -> ALI:
+        """The live networks as scored: with their own running statistics or recomputed ones."""
+        return ali if cfg.eval.bn_stats == "running" else statistics.scoring_copy(ali, step)
+
     def score(step: int) -> dict[str, float]:
         """The live networks' metrics and each average's, prefixed `avg_<kind>.`."""
-        metrics = evaluator.evaluate(ali)
+        metrics = evaluator.evaluate(scored(step))
         for kind, averaged in averages.models(step).items():
             metrics.update({f"avg_{kind}.{k}": v for k, v in evaluator.evaluate(averaged).items()})
         return metrics
@@ -180,7 +186,7 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
             metrics = score(step)
             tracker.log_metrics(metrics, step)
         if step in cfg.eval.panel_steps:
-            for name, image in evaluator.panels(ali).items():
+            for name, image in evaluator.panels(scored(step)).items():
                 tracker.log_image(image, f"panels/step_{step:07d}/{name}.png")
         if step % train_cfg.checkpoint_every == 0 or last:
             save_checkpoint(step)
@@ -189,6 +195,6 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
 
     if not metrics:  # resumed from the final checkpoint: the metrics are already logged
         metrics = score(steps)
-    for name, image in evaluator.panels(ali).items():
+    for name, image in evaluator.panels(scored(steps)).items():
         tracker.log_image(image, f"panels/{name}.png")
     return RunResult("finished", steps, metrics, collapse.collapsed)

@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from benchmark.averages import Averages, recompute_batch_norm
+from benchmark.averages import Averages
+from benchmark.batch_norm import StatisticsBatches, recompute_batch_norm
 from benchmark.models import ModelConfig, build_ali
 
 CPU = torch.device("cpu")
@@ -18,6 +19,10 @@ CPU = torch.device("cpu")
 def _ali():
     torch.manual_seed(0)
     return build_ali(ModelConfig(z_dim=8, width=0.125, dropout=0.0), (1, 28, 28))
+
+
+def _statistics(train_x: torch.Tensor, batch_size: int, count: int) -> StatisticsBatches:
+    return StatisticsBatches(train_x, batch_size, count, z_dim=8, seed=0, device=CPU)
 
 
 def _perturb(module: nn.Module, scale: float) -> None:
@@ -45,7 +50,7 @@ def test_averaged_networks_are_scored_with_their_own_batch_norm_statistics():
     live network's, which were gathered under other weights."""
     ali = _ali()
     train_x = torch.rand(200, 1, 28, 28)
-    averages = Averages(ali, ["uniform", "ema"], 0.9, train_x, 20, 3, seed=0, device=CPU)
+    averages = Averages(ali, ["uniform", "ema"], 0.9, _statistics(train_x, 20, 3))
     ali.train()
     for _ in range(4):
         _perturb(ali.encoder, 0.05)
@@ -61,7 +66,7 @@ def test_averaged_networks_are_scored_with_their_own_batch_norm_statistics():
         # Recomputing again on the same step's batches gives the same statistics: scoring is a
         # function of the step, so a resumed run scores as an uninterrupted one.
         again = copy.deepcopy(averaged.encoder)
-        enc_batches, _ = averages._bn_batches(4)
+        enc_batches, _ = averages.statistics.at(4)
         recompute_batch_norm(again, enc_batches)
         for a, b in zip(_bn_stats(again), own, strict=True):
             torch.testing.assert_close(a, b)
@@ -72,7 +77,7 @@ def test_averaged_networks_are_scored_with_their_own_batch_norm_statistics():
 
 def test_scoring_averages_leaves_the_global_rng_and_live_network_alone():
     ali = _ali()
-    averages = Averages(ali, ["ema"], 0.9, torch.rand(100, 1, 28, 28), 10, 2, seed=0, device=CPU)
+    averages = Averages(ali, ["ema"], 0.9, _statistics(torch.rand(100, 1, 28, 28), 10, 2))
     averages.update()
     live = copy.deepcopy(ali.state_dict())
     state = torch.get_rng_state()
@@ -85,11 +90,11 @@ def test_scoring_averages_leaves_the_global_rng_and_live_network_alone():
 def test_averages_resume_exactly():
     ali = _ali()
     train_x = torch.rand(100, 1, 28, 28)
-    a = Averages(ali, ["uniform", "ema"], 0.9, train_x, 10, 2, seed=0, device=CPU)
+    a = Averages(ali, ["uniform", "ema"], 0.9, _statistics(train_x, 10, 2))
     for _ in range(3):
         _perturb(ali.decoder, 0.1)
         a.update()
-    b = Averages(ali, ["uniform", "ema"], 0.9, train_x, 10, 2, seed=0, device=CPU)
+    b = Averages(ali, ["uniform", "ema"], 0.9, _statistics(train_x, 10, 2))
     b.load_state_dict(a.state_dict())
     for kind in ("uniform", "ema"):
         ma, mb = a.models(3)[kind], b.models(3)[kind]

@@ -52,7 +52,7 @@ def interpolation_panel(ali: nn.Module, x1: torch.Tensor, x2: torch.Tensor, step
     mu2 = ali.encoder(b.to(device), torch.zeros(len(b), ali.z_dim, device=device)).mu
     t = torch.linspace(0, 1, steps, device=device).view(1, steps, 1)
     z = (1 - t) * mu1[:, None] + t * mu2[:, None]  # (pairs, steps, z_dim)
-    middle = ali.decoder(z.flatten(0, 1)).cpu().unflatten(0, (len(a), steps))
+    middle = ali.code_decoder(z.flatten(0, 1)).cpu().unflatten(0, (len(a), steps))
     rows = torch.cat([a[:, None], middle, b[:, None]], dim=1)  # (pairs, steps + 2, C, H, W)
     return grid_to_image(rows.flatten(0, 1), nrow=steps + 2)
 

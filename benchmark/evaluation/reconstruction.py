@@ -32,8 +32,8 @@ def reconstruct(ali: nn.Module, x: torch.Tensor, eps: torch.Tensor, batch_size: 
     samples, means = [], []
     for i in range(0, len(x), batch_size):
         out = ali.encoder(x[i : i + batch_size].to(device), eps[i : i + batch_size].to(device))
-        samples.append(ali.decoder(out.z).cpu())
-        means.append(ali.decoder(out.mu).cpu())
+        samples.append(ali.code_decoder(out.z).cpu())
+        means.append(ali.code_decoder(out.mu).cpu())
     return Reconstructions(torch.cat(samples), torch.cat(means))
 
 

@@ -19,6 +19,17 @@ class EvalConfig:
     batch_size: int = field(
         default=500, metadata={"help": "inputs per forward pass during evaluation (memory only)",
                                "min": 1, "in_key": False})
+    bn_stats: str = field(
+        default="recomputed",
+        metadata={"help": "BatchNorm statistics the scored networks use: recomputed for each use "
+                          "(encoder: training images; decoder: prior draws for samples, the "
+                          "encoder's codes for reconstructions), or the running ones training "
+                          "left (a blend of both decoder inputs)",
+                  "choices": ["recomputed", "running"]})
+    bn_batches: int = field(
+        default=10, metadata={"help": "training batches that recompute the BatchNorm statistics "
+                                      "(live networks under bn_stats recomputed, and averages)",
+                              "min": 1})
     recon_count: int = field(
         default=500, metadata={"help": "fixed held-out test inputs for recon_mse and recon_acc",
                                "min": 1})

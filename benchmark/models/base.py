@@ -33,15 +33,25 @@ def reparametrize(
 
 
 class ALI(nn.Module):
-    """The three players: encoder Gz(x), decoder Gx(z) and discriminator D(x, z)."""
+    """The three players: encoder Gz(x), decoder Gx(z) and discriminator D(x, z).
+
+    `recon_decoder` is only set on scoring copies (`benchmark.batch_norm`): the same decoder
+    weights with BatchNorm statistics of the encoder's codes rather than of prior draws.
+    """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, discriminator: nn.Module,
-                 z_dim: int):
+                 z_dim: int, recon_decoder: nn.Module | None = None):
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
         self.discriminator = discriminator
         self.z_dim = z_dim
+        self.recon_decoder = recon_decoder
+
+    @property
+    def code_decoder(self) -> nn.Module:
+        """The decoder for the encoder's codes (reconstructions, interpolations)."""
+        return self.decoder if self.recon_decoder is None else self.recon_decoder
 
     def generator_parameters(self) -> list[nn.Parameter]:
         """Encoder and decoder play together against the discriminator."""
