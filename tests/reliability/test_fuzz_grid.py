@@ -18,8 +18,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from benchmark.config import Grid, expand_grid, load_grid
 from benchmark.errors import ConfigError
+from benchmark.grid import Grid, expand_grid, load_grid
 
 # A valid grid touching every section, stabilizers with options, runs, axes, excludes and a
 # published reference: the mutations start from here.
