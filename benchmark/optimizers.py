@@ -23,7 +23,7 @@ import torch
 
 from benchmark.errors import ConfigError
 from benchmark.registry import Registry
-from benchmark.validation import check_value
+from benchmark.validation import check_value, key_text
 from optim import (
     AVERAGE_KINDS,
     ExtraAdam,
@@ -171,7 +171,7 @@ def canonical_options(name: str, given: dict[str, Any]) -> dict[str, Any]:
     checked = {}
     for option, value in given.items():
         if option not in declared:
-            raise ConfigError(f"optim.{option}: unknown key; valid keys here: "
+            raise ConfigError(f"optim.{key_text(option)}: unknown key; valid keys here: "
                               f"{', '.join([*GENERAL_FIELDS, *sorted(declared)])}")
         checked[option] = declared[option].check(f"optim.{option}", value)
     taken = OPTIMIZERS[name].options if name in OPTIMIZERS else {}

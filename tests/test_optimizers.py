@@ -74,7 +74,8 @@ def test_an_option_the_optimizer_ignores_is_refused() -> None:
     assert check_optimizer("extra_sgd", {"momentum": 0.5}) == {
         "momentum": 0.5, "moments_on_extrapolation": True}
     with pytest.raises(ConfigError, match=r"^optim.rho: unknown key; valid keys here: name, "
-                                          r"lr_g, lr_d, .*beta1, beta2, momentum"):
+                                          r"lr_g, lr_d, .*beta1, beta2, moments_on_extrapolation, "
+                                          r"momentum$"):
         build_optimizer("adam", params(), lr=1e-3, options={"rho": 0.9})
 
 
@@ -137,7 +138,7 @@ def test_the_optim_section_takes_the_chosen_optimizers_options_beside_its_fields
     assert cfg.momentum == -0.5 and cfg.lr_g == 1e-3 and cfg.beta1 == 0.5  # default, keyed
     assert cfg.options == {"beta1": 0.5, "beta2": 0.999, "momentum": -0.5,
                            "moments_on_extrapolation": True}
-    assert from_dict(OptimConfig, {"beta1": 1}, "optim").beta1 == 1.0  # a float, as declared
+    assert type(from_dict(OptimConfig, {"beta1": 0}, "optim").beta1) is float  # as declared
     assert OptimConfig() == from_dict(OptimConfig, {}, "optim")  # one canonical form
     with pytest.raises(ConfigError, match=r"^optim.beta1: 1.5 is above the maximum"):
         from_dict(OptimConfig, {"beta1": 1.5}, "optim")
