@@ -18,9 +18,9 @@ import torch
 
 from benchmark.data import DataConfig
 from benchmark.models import ALI, ModelConfig, build_ali
+from benchmark.optimizers import build_optimizer
 from benchmark.schemes import SCHEMES, Game, Players
 from benchmark.stabilizers import Stabilizer
-from optim import build_optimizer
 
 BATCH = 100  # the paper's minibatch
 

@@ -25,12 +25,12 @@ from collections.abc import Callable
 
 import torch
 
-from benchmark.config import TrainConfig
 from benchmark.data import BatchSampler, DataConfig, load_dataset
 from benchmark.evaluation import METRICS, EvalConfig, Evaluator
 from benchmark.models import ModelConfig, build_ali, build_encoder
+from benchmark.optimizers import build_optimizer
+from benchmark.run_config import TrainConfig
 from benchmark.schemes import SCHEMES, Game, Players
-from optim import build_optimizer
 
 GOAL_SHARE = 0.20
 IMAGE_METRICS = sorted(n for n, m in METRICS.items() if "image" in m.kinds)

@@ -25,6 +25,7 @@ import torch
 from benchmark.data import BatchSampler, DataConfig, Samples, load_dataset
 from benchmark.errors import ConfigError
 from benchmark.models import ModelConfig, build_ali
+from benchmark.optimizers import OPTIMIZERS, build_optimizer
 from benchmark.schemes import (
     SCHEMES,
     Game,
@@ -33,7 +34,6 @@ from benchmark.schemes import (
     both_gradients,
     check_scheme_optimizer,
 )
-from optim import OPTIMIZERS, build_optimizer
 
 BASELINE = ("simultaneous", "adam", True)
 GOALS = {"extragradient": 2.1, "past_extragradient": 1.1}  # max ratio to the baseline

@@ -46,10 +46,10 @@ from bench.common import (
     step_times,
     wait_for_quiet,
 )
-from benchmark.config import RunConfig, TrainConfig, flat_params, run_key, run_name, validate_run
 from benchmark.data import as_float, load_dataset
 from benchmark.evaluation import EvalConfig
 from benchmark.models import ModelConfig
+from benchmark.run_config import RunConfig, TrainConfig, flat_params, run_key, run_name, validate_run
 from benchmark.tracking import TAG_RUN_KEY, MlflowStore
 from benchmark.training import train
 

@@ -1,4 +1,9 @@
-"""Errors a user can cause and fix. The CLIs print them as one line, without a traceback."""
+"""Errors a user can cause and fix, and how the CLIs show them: one line, no traceback."""
+
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
 
 
 class AlibenchError(ValueError):
@@ -11,3 +16,17 @@ class ConfigError(AlibenchError):
 
 class DataError(AlibenchError):
     """Data that is missing or unreadable: says where it looked and how to supply it."""
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an error's message (its type's name when it has none): what a
+    one-line message quotes of an error raised by a library."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """A usage mistake is one line like every other user mistake, not argparse's usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see --help)\n")

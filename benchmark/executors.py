@@ -19,7 +19,7 @@ from benchmark.errors import ConfigError
 # torch and MLflow load only when a run executes, so `benchmark.run --help` (which lists the
 # executors) starts in a fraction of a second.
 if TYPE_CHECKING:
-    from benchmark.config import RunConfig
+    from benchmark.run_config import RunConfig
     from benchmark.runs import RunSummary, Target
 
 
@@ -214,7 +214,7 @@ def _ray_task(cfg: RunConfig, target: Target, threads: int, cwd: str) -> RunSumm
 
 def _interrupted(cfg: RunConfig, error: str) -> RunSummary:
     """The summary of a run whose worker died before it could send one."""
-    from benchmark.config import run_key, run_name
+    from benchmark.run_config import run_key, run_name
     from benchmark.runs import RunSummary
 
     return RunSummary(run_key(cfg), run_name(cfg), "interrupted", error=error)

@@ -1,16 +1,22 @@
 """The YAML dialect of grid files: safe (plain data only), no key given twice in one mapping,
 and numbers written the way researchers write them (`1e-3`, `5E-5`) read as numbers.
 
-A leaf: it imports only PyYAML, so the report CLI reads grids exactly as the runner does without
-loading the config schema (and torch behind it).
+A leaf: it imports only PyYAML and the errors, so the report CLI reads grid files exactly as the
+runner does (`read_grid_file`, the same messages) without loading the config schema and torch.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import yaml
+
+from benchmark.errors import ConfigError
+
+MAX_DEPTH = 50  # nesting levels a grid may use; real grids use fewer than 10
 
 
 class SpelledFloat(float):
@@ -84,3 +90,28 @@ def _spelled_float(loader: GridLoader, node: yaml.ScalarNode) -> SpelledFloat:
 
 
 GridLoader.add_constructor(SPELLED_FLOAT_TAG, _spelled_float)
+
+
+def read_grid_file(path: str | Path) -> Any:
+    """A grid file's plain data, read with `GridLoader`; every way to get the file wrong is
+    one ConfigError line naming `--grid` and the path."""
+    path = Path(path)
+    where = f"--grid: {str(path)!r}"
+    if path.is_dir():
+        raise ConfigError(f"{where} is a folder; pass a YAML grid file")
+    if not path.is_file():
+        raise ConfigError(f"--grid: no such file {str(path)!r}")
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=GridLoader)  # a SafeLoader
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{where} is not UTF-8 text ({err.reason} at byte {err.start})") \
+            from None
+    except OSError as err:
+        raise ConfigError(f"--grid: cannot read {str(path)!r}: {err.strerror or err}") from None
+    except RecursionError:  # the YAML composer recurses once per nesting level
+        raise ConfigError(f"{where} is nested deeper than {MAX_DEPTH} levels") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{where} is not valid YAML{at}: {problem}") from None

@@ -6,7 +6,7 @@ import sys
 
 from tqdm import tqdm
 
-from benchmark.config import RunConfig, run_name
+from benchmark.run_config import RunConfig, run_name
 
 
 class _RunLines:

@@ -15,40 +15,18 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
 
-import yaml
-
-from benchmark.errors import AlibenchError, ConfigError
-from benchmark.grid_yaml import GridLoader
+from benchmark.errors import AlibenchError, ConfigError, OneLineParser
+from benchmark.grid_yaml import read_grid_file
 from benchmark.reporting.references import Reference, parse_references
-
-DEFAULT_TRACKING_URI = "sqlite:///runs/mlflow.db"
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """A usage mistake is one line like every other user mistake, not argparse's usage block."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see --help)\n")
+from benchmark.tracking import DEFAULT_TRACKING_URI
 
 
 def read_grid(path: str) -> tuple[str, list[Reference]]:
-    """Only the experiment name and the published references of a grid file, read with the
-    runner's own YAML dialect (a `where: {optim.lr_g: 1e-3}` is the number 0.001 here too)."""
-    try:
-        raw = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=GridLoader)  # safe
-    except OSError as err:
-        raise ConfigError(f"--grid: cannot read {path!r}: {err.strerror}") from err
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"--grid: {path!r} is not UTF-8 text ({err.reason} at byte "
-                          f"{err.start})") from err
-    except RecursionError:  # the YAML composer recurses once per nesting level
-        raise ConfigError(f"--grid: {path!r} is nested too deeply to read") from None
-    except yaml.YAMLError as err:
-        where = getattr(err, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where is not None else ""
-        raise ConfigError(f"--grid: {path!r} is not valid YAML{line}") from err
+    """Only the experiment name and the published references of a grid file, read by the
+    runner's own reader (`read_grid_file`: its YAML dialect, its messages), without expanding
+    the runs (no torch): a `where: {optim.lr_g: 1e-3}` is the number 0.001 here too."""
+    raw = read_grid_file(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"--grid: {path!r} must be a mapping with a 'name', got "
                           f"{type(raw).__name__}")

@@ -16,22 +16,15 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from benchmark.errors import AlibenchError, ConfigError
+from benchmark.errors import AlibenchError, ConfigError, OneLineParser
 from benchmark.tracking import DEFAULT_TRACKING_URI, STATE_NEW, MlflowStore
 
 # The config, progress and runs (which load torch) are imported where they are used, so `--help`
 # and argument mistakes answer without loading torch (MLflow loads inside MlflowStore).
 if TYPE_CHECKING:
-    from benchmark.config import Grid
+    from benchmark.grid import Grid
 
 DEFAULT_CHECKPOINT_DIR = "runs/checkpoints"
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """A usage mistake is one line like every other user mistake, not argparse's usage block."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see --help)\n")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -77,7 +70,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def store_states(grid: Grid, tracking_uri: str) -> list[str]:
     """Each run's state in the store, without creating anything."""
-    from benchmark.config import run_key
+    from benchmark.run_config import run_key
 
     if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri[10:]).exists():
         return [STATE_NEW] * len(grid.runs)
@@ -126,7 +119,7 @@ def check_data(grid: Grid) -> None:
 
 
 def print_dry_run(grid: Grid, states: list[str]) -> None:
-    from benchmark.config import run_key, run_name
+    from benchmark.run_config import run_key, run_name
 
     print(f"grid {grid.name!r}: {len(grid.runs)} runs")
     print(f"{'#':>4}  {'run key':<12}  {'state':<11}  name")
@@ -135,8 +128,8 @@ def print_dry_run(grid: Grid, states: list[str]) -> None:
 
 
 def run_grid(args: argparse.Namespace) -> int:
-    from benchmark.config import load_grid, parse_set
     from benchmark.executors import EXECUTORS, check_executor
+    from benchmark.grid import load_grid, parse_set
     from benchmark.progress import GridProgress
     from benchmark.runs import SUMMARY_METRICS, Target
 

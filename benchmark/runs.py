@@ -15,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-from benchmark.config import (
+from benchmark.errors import AlibenchError, first_line
+from benchmark.run_config import (
     RunConfig,
     config_key,
     config_name,
@@ -24,7 +25,6 @@ from benchmark.config import (
     run_key,
     run_name,
 )
-from benchmark.errors import AlibenchError
 from benchmark.tracking import (
     OUTCOME_DIVERGED,
     OUTCOME_FAILED,
@@ -80,11 +80,6 @@ class RunSummary:
         return " ".join(p for p in parts if p)
 
 
-def first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"[:500]
-
-
 def set_aside_unknown_checkpoints(folder: Path, name: str) -> None:
     """Checkpoints of a run this experiment has no MLflow run for (another experiment with the
     same run key, another store, or a deleted one) are not a resume point: the new MLflow run
@@ -134,7 +129,7 @@ def execute(cfg: RunConfig, target: Target, threads: int | None = None,
     try:
         result = train(cfg, store.tracker(run_id), folder, progress)
     except Exception as err:  # the grid goes on; the run records why it stopped
-        message = first_line(err)
+        message = f"{type(err).__name__}: {first_line(err)}"[:500]
         if not isinstance(err, AlibenchError):
             traceback.print_exc()
         store.finish(run_id, OUTCOME_FAILED, {TAG_ERROR: message})

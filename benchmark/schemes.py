@@ -8,7 +8,7 @@ parameter moves, so no player is ever updated in place while the other still nee
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -16,6 +16,8 @@ from torch import nn
 from benchmark.errors import ConfigError
 from benchmark.losses import discriminator_loss, generator_loss
 from benchmark.models import ALI
+from benchmark.optimizers import OPTIMIZERS, names_for
+from benchmark.registry import Registry
 from benchmark.stabilizers import Pairs, Stabilizer
 
 
@@ -222,43 +224,43 @@ class Extragradient(UpdateScheme):
         return 2 if extrapolation_needs_gradient else 1
 
 
-SCHEMES: dict[str, type[UpdateScheme]] = {}
-
-
-def register_scheme(cls: type[UpdateScheme]) -> type[UpdateScheme]:
+def _check_scheme(name: str, cls: type[UpdateScheme]) -> None:
     if not (isinstance(cls, type) and issubclass(cls, UpdateScheme)):
-        raise ValueError(f"{cls!r} is not an UpdateScheme subclass")
-    if cls.name in SCHEMES:
-        raise ValueError(f"scheme {cls.name!r} is already registered")
-    SCHEMES[cls.name] = cls
-    return cls
+        raise TypeError(f"scheme {name!r}: {cls!r} is not an UpdateScheme subclass")
+
+
+SCHEMES: Registry[type[UpdateScheme]] = Registry("scheme", "scheme.name", check=_check_scheme)
+for _cls in (Alternating, Simultaneous, Extragradient):
+    SCHEMES.register(_cls)
+
+
+@dataclass
+class SchemeConfig:
+    name: str = field(default="alternating", metadata={
+        "help": "the order of both players' gradient work per step", "choices": SCHEMES.names})
+    d_steps: int = field(default=1, metadata={
+        "help": "alternating: discriminator updates per generator update", "min": 1, "max": 100})
+    resample: bool = field(default=True, metadata={
+        "help": "extragradient: fresh minibatch, prior and encoder noise for the update step"})
 
 
 def check_scheme_optimizer(scheme: str, optimizer: str) -> None:
     """The extragradient scheme needs an optimizer with `extrapolate()`; the others must not."""
-    from optim import EXTRAGRADIENT_OPTIMIZERS, PLAIN_OPTIMIZERS
-
-    fits = EXTRAGRADIENT_OPTIMIZERS if SCHEMES[scheme].needs_extragradient else PLAIN_OPTIMIZERS
+    fits = names_for(extragradient=SCHEMES.get(scheme).needs_extragradient)
     if optimizer not in fits:
         raise ConfigError(f"optim.name: {optimizer!r} does not fit scheme.name {scheme!r}; "
-                          f"choose from: {', '.join(sorted(fits))}")
-
-
-for _cls in (Alternating, Simultaneous, Extragradient):
-    register_scheme(_cls)
+                          f"choose from: {', '.join(fits)}")
 
 
 def total_steps(cfg) -> int:
     """The run's steps: `train.steps`, or the `train.grad_evals` budget divided by what one step
     of its scheme and optimizer costs (alternating d_steps + 1, simultaneous 1, extragradient 2,
     extrapolation from the past 1)."""
-    from optim import OPTIMIZERS
-
     if cfg.train.grad_evals is None:
         return cfg.train.steps
-    spec = OPTIMIZERS[cfg.optim.name]
-    per_step = SCHEMES[cfg.scheme.name](cfg.scheme.d_steps).evaluations_per_step(
-        getattr(spec.cls, "extrapolation_needs_gradient", True))
+    spec = OPTIMIZERS.get(cfg.optim.name)
+    per_step = SCHEMES.get(cfg.scheme.name)(cfg.scheme.d_steps).evaluations_per_step(
+        spec.extrapolation_needs_gradient)
     steps = cfg.train.grad_evals // per_step
     if steps < 1:
         raise ConfigError(f"train.grad_evals: {cfg.train.grad_evals} buys no step of "

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from benchmark.errors import ConfigError
 
 if TYPE_CHECKING:
-    from benchmark.config import RunConfig
+    from benchmark.run_config import RunConfig
     from benchmark.runs import RunSummary, Target
 
 CLUSTERS = ("slurm", "local")

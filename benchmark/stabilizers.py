@@ -3,7 +3,7 @@ on the generator's loss (regularizers such as ALICE's cycle-consistency term).
 
 A run lists them (`stabilizers: [{name: instance_noise, std: 0.1}, {name: label_smoothing}]`);
 they compose in the order listed and know the step, so schedules are theirs. Adding one is one
-class with an options dataclass and one `register_stabilizer` line at the bottom.
+class with an options dataclass and one `STABILIZERS.register` line (here, or in a plug-in).
 
 Randomness: a stabilizer that draws (instance noise) sets `draws_noise` and takes its numbers from
 the `generator` it is handed. The update scheme seeds that generator from the step's draw, so a
@@ -12,6 +12,7 @@ scheme that reuses a draw (extragradient without resampling) reuses the noise to
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import ClassVar, NamedTuple
@@ -21,6 +22,8 @@ from torch import nn
 
 from benchmark.errors import ConfigError
 from benchmark.models import ALI, EncoderOutput
+from benchmark.registry import Registry
+from benchmark.validation import from_dict
 
 
 class Pairs(NamedTuple):
@@ -219,36 +222,26 @@ class CycleConsistency(Stabilizer):
 
 # ---------------------------------------------------------------------------------------------
 
-STABILIZERS: dict[str, type[Stabilizer]] = {}
-
-
-def register_stabilizer(cls: type[Stabilizer]) -> type[Stabilizer]:
-    name = getattr(cls, "name", None)
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"stabilizer name must be an identifier, got {name!r}")
-    if name in STABILIZERS:
-        raise ValueError(f"stabilizer {name!r} is already registered")
+def _check_stabilizer(name: str, cls: type[Stabilizer]) -> None:
     if not (isinstance(cls, type) and issubclass(cls, Stabilizer)):
-        raise ValueError(f"{cls!r} is not a Stabilizer subclass")
-    STABILIZERS[name] = cls
-    return cls
+        raise TypeError(f"stabilizer {name!r}: {cls!r} is not a Stabilizer subclass")
+    if not dataclasses.is_dataclass(getattr(cls, "Options", None)):
+        raise TypeError(f"stabilizer {name!r}: its Options must be a dataclass")
+
+
+STABILIZERS: Registry[type[Stabilizer]] = Registry("stabilizer", "stabilizers[i].name",
+                                                   check=_check_stabilizer)
 
 
 def parse_stabilizers(raw: list[dict]) -> list[Stabilizer]:
     """Validate and build the listed stabilizers, in order."""
-    from benchmark.config import from_dict
-
     built = []
     for i, entry in enumerate(raw):
         where = f"stabilizers[{i}]"
         if not isinstance(entry, dict) or "name" not in entry:
             raise ConfigError(f"{where}: expected a mapping with a 'name', got {entry!r}")
         options = dict(entry)
-        name = options.pop("name")
-        if not isinstance(name, str) or name not in STABILIZERS:  # a list is unhashable
-            raise ConfigError(f"{where}.name: unknown stabilizer {name!r}; choose from: "
-                              f"{', '.join(sorted(STABILIZERS))}")
-        cls = STABILIZERS[name]
+        cls = STABILIZERS.get(options.pop("name"), field=f"{where}.name")
         built.append(cls(from_dict(cls.Options, options, f"{where}")))
     names = [s.name for s in built]
     duplicated = sorted({n for n in names if names.count(n) > 1})
@@ -269,4 +262,4 @@ def describe_stabilizers(raw: list[dict]) -> str:
 
 
 for _cls in (InstanceNoise, LabelSmoothing, GradientPenalty, SpectralNorm, CycleConsistency):
-    register_stabilizer(_cls)
+    STABILIZERS.register(_cls)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 
-from benchmark.errors import ConfigError
+from benchmark.errors import ConfigError, first_line
 
 if TYPE_CHECKING:
     from benchmark.data.provenance import DatasetRecord
@@ -141,11 +141,6 @@ def fail_fast():
             os.environ.pop(key, None)
 
 
-def _first_line(err: Exception) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
-
 def _prepare_local_store(tracking_uri: str) -> Path | None:
     """For sqlite and file URIs, create the folder and return where artifacts go beside it."""
     if tracking_uri.startswith("sqlite:///"):
@@ -205,7 +200,7 @@ class MlflowStore:
             self.client = MlflowClient(tracking_uri=tracking_uri)
         except Exception as err:
             raise ConfigError(f"--tracking-uri: cannot use {tracking_uri!r}: "
-                              f"{_first_line(err)}") from None
+                              f"{first_line(err)}") from None
 
     @retry_locked
     def check_reachable(self) -> None:
@@ -217,7 +212,7 @@ class MlflowStore:
             if _is_lock_error(err):
                 raise
             raise ConfigError(f"--tracking-uri: cannot use {self.tracking_uri!r}: "
-                              f"{_first_line(err)}") from None
+                              f"{first_line(err)}") from None
 
     @retry_locked
     def experiment_id(self, name: str, create: bool = True) -> str | None:

@@ -20,15 +20,16 @@ import torch
 from benchmark import checkpoint
 from benchmark.averages import Averages
 from benchmark.batch_norm import StatisticsBatches
-from benchmark.config import RunConfig, run_key
 from benchmark.data import BatchSampler, load_dataset
 from benchmark.data.provenance import describe_datasets
 from benchmark.evaluation import Evaluator
 from benchmark.models import ALI, build_ali, build_encoder
+from benchmark.optimizers import build_optimizer
+from benchmark.run_config import RunConfig, run_key
 from benchmark.schemes import SCHEMES, Game, Players, total_steps
 from benchmark.stabilizers import parse_stabilizers
 from benchmark.tracking import Tracker
-from optim import build_optimizer, lookahead_pair
+from optim import lookahead_pair
 
 COLLAPSE_ACCURACY = 0.99  # each pair kind classified right this often: the discriminator won
 
@@ -106,10 +107,8 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
     for stabilizer in stabilizers:
         ali.discriminator = stabilizer.wrap_discriminator(ali.discriminator)
     o = cfg.optim
-    options = {"betas": (o.beta1, o.beta2), "momentum": o.momentum,
-               "moments_on_extrapolation": o.moments_on_extrapolation}
-    opt_d = build_optimizer(o.name, ali.discriminator_parameters(), o.lr_d, **options)
-    opt_g = build_optimizer(o.name, ali.generator_parameters(), o.lr_g, **options)
+    opt_d = build_optimizer(o.name, ali.discriminator_parameters(), o.lr_d, o.options)
+    opt_g = build_optimizer(o.name, ali.generator_parameters(), o.lr_g, o.options)
     opt_d, opt_g = lookahead_pair(opt_d, opt_g, o.lookahead_k, o.lookahead_alpha)
     statistics = StatisticsBatches(data.train.x, cfg.data.batch_size, cfg.eval.bn_batches,
                                    ali.z_dim, cfg.seed, device)

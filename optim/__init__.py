@@ -1,5 +1,12 @@
-"""Optimizers for the benchmark: torch's SGD and Adam, optimistic methods, the extragradient
-family, lookahead-minmax and averaging."""
+"""Optimizers for two-player games, as plain `torch.optim.Optimizer` subclasses: SGD with signed
+(also negative) momentum, optimistic gradient methods, the extragradient family, the
+lookahead-minmax wrapper and parameter averages.
+
+A standalone package: it imports only torch, raises torch's own kinds of errors
+(`ValueError("Invalid <name> value: ...")`, `RuntimeError` for calls out of order) and keeps
+torch's defaults. Which of these a benchmark run uses, with which defaults, is the benchmark's
+business (`benchmark/optimizers.py`).
+"""
 
 from optim.averaging import AVERAGE_KINDS, ParameterAverage
 from optim.extragradient import (
@@ -9,40 +16,21 @@ from optim.extragradient import (
     PastExtraAdam,
     PastExtraSGD,
 )
-from optim.lookahead import Lookahead, check_lookahead, lookahead_pair
+from optim.lookahead import Lookahead, lookahead_pair
 from optim.momentum import SignedMomentumSGD
 from optim.optimistic import OptimisticAdam, OptimisticSGD
-from optim.registry import (
-    EXTRAGRADIENT_OPTIMIZERS,
-    OPTIMIZERS,
-    PLAIN_OPTIMIZERS,
-    OptimizerSpec,
-    build_optimizer,
-    check_optimizer_options,
-    is_extragradient,
-    register_optimizer,
-)
 
 __all__ = [
     "AVERAGE_KINDS",
-    "EXTRAGRADIENT_OPTIMIZERS",
-    "OPTIMIZERS",
-    "PLAIN_OPTIMIZERS",
     "ExtraAdam",
     "ExtraSGD",
     "ExtragradientOptimizer",
     "Lookahead",
     "OptimisticAdam",
     "OptimisticSGD",
-    "OptimizerSpec",
     "ParameterAverage",
     "PastExtraAdam",
     "PastExtraSGD",
     "SignedMomentumSGD",
-    "build_optimizer",
-    "check_lookahead",
-    "check_optimizer_options",
-    "is_extragradient",
     "lookahead_pair",
-    "register_optimizer",
 ]

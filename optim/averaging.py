@@ -17,8 +17,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from benchmark.errors import ConfigError
-
 AVERAGE_KINDS: tuple[str, ...] = ("ema", "uniform")
 
 
@@ -34,11 +32,10 @@ class ParameterAverage:
 
     def __init__(self, module: nn.Module, kind: str, decay: float = 0.999) -> None:
         if kind not in AVERAGE_KINDS:
-            raise ConfigError(
-                f"average kind: unknown value {kind!r}; choose from: {', '.join(AVERAGE_KINDS)}"
-            )
+            raise ValueError(f"Invalid average kind: {kind!r} (choose from: "
+                             f"{', '.join(AVERAGE_KINDS)})")
         if not 0.0 <= decay < 1.0:
-            raise ConfigError(f"average decay: value {decay!r} is outside [0, 1)")
+            raise ValueError(f"Invalid decay value: {decay} (must be in [0, 1))")
         self.module = module
         self.kind = kind
         self.decay = decay
@@ -82,10 +79,8 @@ class ParameterAverage:
         """Restore a saved average; refuse one taken with other settings or another module."""
         for key in ("kind", "decay"):
             if state[key] != getattr(self, key):
-                raise ConfigError(
-                    f"average {key}: checkpoint has {state[key]!r} but this run has "
-                    f"{getattr(self, key)!r}"
-                )
+                raise ValueError(f"Saved average has {key} {state[key]!r} but this one has "
+                                 f"{getattr(self, key)!r}")
         if set(state["average"]) != set(self.average):
             raise ValueError("Saved average does not match the module's parameter names")
         with torch.no_grad():

@@ -118,12 +118,20 @@ class ExtragradientOptimizer(Optimizer):
 class ExtraSGD(ExtragradientOptimizer):
     """Extragradient with the SGD direction, optionally with heavy-ball momentum.
 
+        extrapolate():  w_{t+1/2} = w_t - lr d(g_t)
+        step():         w_{t+1}   = w_t - lr d(g_{t+1/2})
+
+    with d(g) = g, or with momentum buf = momentum * buf + g and d = buf (torch SGD's convention).
+
     Args:
         params: parameters or parameter groups.
         lr: learning rate.
         momentum: momentum factor, torch SGD's convention buf = momentum * buf + g (default: 0).
         moments_on_extrapolation: whether the momentum buffer advances on the extrapolation
             (default: True; no effect without momentum).
+
+    Reference: Korpelevich 1976; Gidel et al. 2018, "A Variational Inequality Perspective on
+    Generative Adversarial Networks", Algorithm 2, https://arxiv.org/abs/1802.10551.
     """
 
     def __init__(
@@ -151,24 +159,37 @@ class ExtraSGD(ExtragradientOptimizer):
 
 
 class PastExtraSGD(ExtraSGD):
-    """Extrapolation from the past with the SGD direction: one gradient per update."""
+    """Extrapolation from the past with the SGD direction: one gradient per update.
+
+        extrapolate():  w_{t+1/2} = w_t - lr d(g_{t-1/2})    (the gradient stored by step())
+        step():         w_{t+1}   = w_t - lr d(g_{t+1/2})
+
+    Args: as `ExtraSGD`.
+
+    Reference: Popov 1980; Gidel et al. 2018, Algorithm 3, https://arxiv.org/abs/1802.10551.
+    """
 
     extrapolation_needs_gradient: ClassVar[bool] = False
 
 
 class ExtraAdam(ExtragradientOptimizer):
-    """Extragradient with the Adam direction (Gidel et al. 2018, Algorithm 4).
+    """Extragradient with the Adam direction.
 
-    The direction is torch Adam's: m_hat / (sqrt(v_hat) + eps) with bias-corrected moments.
+        extrapolate():  w_{t+1/2} = w_t - lr d(g_t)
+        step():         w_{t+1}   = w_t - lr d(g_{t+1/2})
+
+    with d torch Adam's direction m_hat / (sqrt(v_hat) + eps) from bias-corrected moments.
 
     Args:
         params: parameters or parameter groups.
         lr: learning rate.
-        betas: decay rates of the first and second moment estimates (default: (0.9, 0.999),
-            torch's; the benchmark's registry passes the paper's (0.5, 0.999)).
+        betas: decay rates of the first and second moment estimates (default: (0.9, 0.999)).
         eps: added to the denominator for numerical stability (default: 1e-8).
         moments_on_extrapolation: whether m, v and the step count advance on the extrapolation
             too (default: True, as in Gidel et al.'s code).
+
+    Reference: Gidel et al. 2018, "A Variational Inequality Perspective on Generative
+    Adversarial Networks", Algorithm 4, https://arxiv.org/abs/1802.10551.
     """
 
     def __init__(
@@ -208,6 +229,11 @@ class PastExtraAdam(ExtraAdam):
 
     With moments_on_extrapolation=True this is Gidel et al.'s Algorithm 4, option 2: the stored
     gradient enters the moments once at the step that computed it and again at the extrapolation.
+
+    Args: as `ExtraAdam`.
+
+    Reference: Gidel et al. 2018, Algorithm 4 with extrapolation from the past (Popov 1980),
+    https://arxiv.org/abs/1802.10551.
     """
 
     extrapolation_needs_gradient: ClassVar[bool] = False

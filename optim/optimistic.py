@@ -56,7 +56,17 @@ class OptimisticOptimizer(Optimizer):
 
 
 class OptimisticSGD(OptimisticOptimizer):
-    """Optimistic gradient descent: d_t is the gradient (Daskalakis et al. 2018, eq. 3)."""
+    """Optimistic gradient descent (OGD): a gradient step corrected by the previous one.
+
+        w_{t+1} = w_t - 2 lr g_t + lr g_{t-1}       (g_0 = 0)
+
+    Args:
+        params: parameters or parameter groups.
+        lr: learning rate.
+
+    Reference: Daskalakis et al. 2018, "Training GANs with Optimism", eq. 3,
+    https://arxiv.org/abs/1711.00141.
+    """
 
     def __init__(self, params: Params, lr: float) -> None:
         _check_lr(lr)
@@ -67,14 +77,20 @@ class OptimisticSGD(OptimisticOptimizer):
 
 
 class OptimisticAdam(OptimisticOptimizer):
-    """Optimistic Adam: d_t is torch Adam's bias-corrected m_hat / (sqrt(v_hat) + eps).
+    """Optimistic Adam: the optimistic step with torch Adam's direction.
+
+        m_t = beta1 m_{t-1} + (1 - beta1) g_t,   v_t = beta2 v_{t-1} + (1 - beta2) g_t^2
+        d_t = m_hat_t / (sqrt(v_hat_t) + eps)     (bias-corrected moments, as torch.optim.Adam)
+        w_{t+1} = w_t - 2 lr d_t + lr d_{t-1}      (d_0 = 0)
 
     Args:
         params: parameters or parameter groups.
         lr: learning rate.
-        betas: decay rates of the first and second moments (default: (0.9, 0.999), torch's; the
-            benchmark's registry passes the paper's (0.5, 0.999)).
+        betas: decay rates of the first and second moments (default: (0.9, 0.999)).
         eps: added to the denominator for numerical stability (default: 1e-8).
+
+    Reference: Daskalakis et al. 2018, "Training GANs with Optimism", Algorithm 1,
+    https://arxiv.org/abs/1711.00141.
     """
 
     def __init__(self, params: Params, lr: float, betas: tuple[float, float] = (0.9, 0.999),

@@ -24,10 +24,11 @@ import torch
 
 from benchmark import checkpoint
 from benchmark.batch_norm import StatisticsBatches
-from benchmark.config import load_grid, run_name
 from benchmark.data import load_dataset
 from benchmark.evaluation import Evaluator
+from benchmark.grid import load_grid
 from benchmark.models import build_ali, build_encoder
+from benchmark.run_config import run_name
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmark.config import merge
+from benchmark.validation import merge
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ALIBENCH_TEST_DATA", "/work/shared/data"))

@@ -104,8 +104,9 @@ def test_averages_resume_exactly():
 
 @pytest.mark.parametrize("kinds", [["uniform", "uniform"]])
 def test_a_kind_listed_twice_is_refused(kinds):
-    from benchmark.config import RunConfig, from_dict, validate_run
     from benchmark.errors import ConfigError
+    from benchmark.run_config import RunConfig, validate_run
+    from benchmark.validation import from_dict
 
     cfg = from_dict(RunConfig, {"optim": {"averaging": kinds}})
     with pytest.raises(ConfigError, match="optim.averaging"):

@@ -19,8 +19,9 @@ from runner_helpers import SHARED
 from bench.common import PAPER_MODELS, bare_step
 from bench.hardware import step_flops
 from bench.scale import grid_500
-from benchmark.config import expand_grid, run_key
+from benchmark.grid import expand_grid
 from benchmark.models import ModelConfig
+from benchmark.run_config import run_key
 
 ROOT = Path(__file__).resolve().parents[1]
 

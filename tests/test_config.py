@@ -7,16 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmark.config import (
-    config_key,
-    expand_grid,
-    flat_params,
-    load_grid,
-    parse_set,
-    run_key,
-    run_name,
-)
 from benchmark.errors import ConfigError
+from benchmark.grid import expand_grid, load_grid, parse_set
+from benchmark.run_config import config_key, flat_params, run_key, run_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,7 +56,7 @@ BAD_GRIDS = [
      r"^optim\.name: 'adam' does not fit scheme\.name 'extragradient'; choose from: .*extra_adam"),
     ({"axes": {"seed": []}}, r"^axes\.seed: expected a non-empty list"),
     ({"colour": "red"}, r"^colour: unknown grid key"),
-    ({"base": {"stabilizers": [{"name": "magic"}]}}, r"^stabilizers\[0\]\.name: unknown stabilizer 'magic'"),
+    ({"base": {"stabilizers": [{"name": "magic"}]}}, r"^stabilizers\[0\]\.name: unknown value 'magic'"),
 ]
 
 

@@ -30,8 +30,9 @@ from runner_helpers import (
     write_grid,
 )
 
-from benchmark.config import load_grid, run_key
 from benchmark.executors import available_cores, threads_per_worker
+from benchmark.grid import load_grid
+from benchmark.run_config import run_key
 
 # Logged every `log_every` steps (training.py); evaluation metrics every `eval_every` steps.
 STEP_METRICS = {"loss_d", "loss_g", "d_real", "d_fake", "d_accuracy_enc", "d_accuracy_dec",

@@ -27,7 +27,7 @@ from runner_helpers import (
     write_grid,
 )
 
-from benchmark.config import load_grid
+from benchmark.grid import load_grid
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -9,7 +9,8 @@ import urllib.request
 import pytest
 from runner_helpers import mlflow_ui, run_cli, store_args, write_grid
 
-from benchmark.config import load_grid, run_key, run_name
+from benchmark.grid import load_grid
+from benchmark.run_config import run_key, run_name
 
 
 def call(base: str, path: str, body: dict | None = None) -> dict:

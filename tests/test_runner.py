@@ -33,8 +33,9 @@ from runner_helpers import (
     write_grid,
 )
 
-from benchmark.config import load_grid, run_key
+from benchmark.grid import load_grid
 from benchmark.run import main
+from benchmark.run_config import run_key
 
 GRIDS = sorted((ROOT / "grids").glob("*.yaml"))
 
@@ -75,7 +76,7 @@ def test_shipped_grid_is_documented_and_dry_runs(path, tmp_path, capsys):
 
 
 def test_dry_run_shows_each_runs_state_in_the_store(tmp_path, capsys):
-    from benchmark.config import config_key, flat_params, run_name
+    from benchmark.run_config import config_key, flat_params, run_name
     from benchmark.tracking import (
         OUTCOME_DIVERGED,
         OUTCOME_FAILED,

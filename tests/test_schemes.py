@@ -15,13 +15,13 @@ import pytest
 import torch
 import yaml
 
-from benchmark.config import expand_grid
 from benchmark.data import BatchSampler, DataConfig, Samples, load_dataset
 from benchmark.errors import ConfigError
+from benchmark.grid import expand_grid
 from benchmark.losses import discriminator_loss, generator_loss
 from benchmark.models import ALI, ModelConfig, build_ali
+from benchmark.optimizers import OPTIMIZERS, build_optimizer
 from benchmark.schemes import SCHEMES, Draw, Game, Players, UpdateScheme, check_scheme_optimizer
-from optim import OPTIMIZERS, build_optimizer
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")

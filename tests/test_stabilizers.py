@@ -148,20 +148,19 @@ ALL_STABILIZERS = [
 
 
 def _valid_pairs():
+    from benchmark.optimizers import names_for
     from benchmark.schemes import SCHEMES
-    from optim import EXTRAGRADIENT_OPTIMIZERS, PLAIN_OPTIMIZERS
 
-    for scheme, cls in sorted(SCHEMES.items()):
-        names = EXTRAGRADIENT_OPTIMIZERS if cls.needs_extragradient else PLAIN_OPTIMIZERS
-        for optimizer in sorted(names):
+    for scheme, cls in SCHEMES.items():
+        for optimizer in names_for(extragradient=cls.needs_extragradient):
             yield scheme, optimizer
 
 
 @pytest.mark.parametrize("stabilizers", ALL_STABILIZERS, ids=lambda s: "+".join(x["name"] for x in s))
 @pytest.mark.parametrize(("scheme", "optimizer"), list(_valid_pairs()))
 def test_every_stabilizer_trains_under_every_scheme_and_optimizer(stabilizers, scheme, optimizer):
+    from benchmark.optimizers import build_optimizer
     from benchmark.schemes import SCHEMES, Players
-    from optim import build_optimizer
 
     game = _game(stabilizers)
     ali = game.ali.train()

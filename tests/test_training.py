@@ -214,7 +214,8 @@ def test_corrupt_checkpoint_falls_back_to_the_previous_one(tmp_path):
 
 
 def _tiny_config(**overrides):
-    from benchmark.config import RunConfig, from_dict, merge, validate_run
+    from benchmark.run_config import RunConfig, validate_run
+    from benchmark.validation import from_dict, merge
 
     raw = merge(TINY, {"train": {"steps": 8, "log_every": 2, "eval_every": 4,
                                  "checkpoint_every": 4}, **overrides})

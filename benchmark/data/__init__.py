@@ -2,7 +2,7 @@
 
 from benchmark.data.loading import check_available, load_dataset
 from benchmark.data.mixture import MIXTURE25_CENTERS, MIXTURE25_STD
-from benchmark.data.registry import DATASETS, DatasetSource, get_dataset, register_dataset
+from benchmark.data.registry import DATASETS, DatasetSource
 from benchmark.data.sampler import BatchSampler
 from benchmark.data.samples import DataBundle, Samples
 from benchmark.data.settings import DataConfig
@@ -19,7 +19,5 @@ __all__ = [
     "Samples",
     "as_float",
     "check_available",
-    "get_dataset",
     "load_dataset",
-    "register_dataset",
 ]

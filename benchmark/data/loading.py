@@ -6,13 +6,13 @@ from pathlib import Path
 
 import torch
 
-from benchmark.data.registry import SPLITS, FileBackedSource, get_dataset
+from benchmark.data.registry import DATASETS, SPLITS, FileBackedSource
 from benchmark.data.samples import IMAGE, DataBundle, Samples
 from benchmark.data.settings import DataConfig
 from benchmark.data.transforms import convert_channels, resize_images, subset_indices
 from benchmark.errors import ConfigError
+from benchmark.models.tables import image_sizes
 
-IMAGE_SIZES = (28, 32, 64)
 CHANNELS = (1, 3)
 # The held-out images are the measuring instrument: every seed of a config is scored on the same
 # test subset, so it is drawn with a fixed seed. The train subset follows the run's seed.
@@ -25,9 +25,9 @@ def subset_generator(seed: int, split: str) -> torch.Generator:
 
 
 def _check(cfg: DataConfig) -> None:
-    if cfg.image_size not in IMAGE_SIZES:
+    if cfg.image_size not in image_sizes():
         raise ConfigError(f"data.image_size: unknown value {cfg.image_size!r}; choose from: "
-                          f"{', '.join(map(str, IMAGE_SIZES))}")
+                          f"{', '.join(map(str, image_sizes()))}")
     if cfg.channels is not None and cfg.channels not in CHANNELS:
         raise ConfigError(f"data.channels: unknown value {cfg.channels!r}; choose from: "
                           f"null, {', '.join(map(str, CHANNELS))}")
@@ -42,7 +42,7 @@ def _subset_size(cfg: DataConfig, split: str, total: int) -> int | None:
 
 
 def _load_split(cfg: DataConfig, split: str, seed: int) -> Samples:
-    source = get_dataset(cfg.dataset)
+    source = DATASETS.get(cfg.dataset)
     root = Path(cfg.data_root)
     is_image = source.kind == IMAGE
     if isinstance(source, FileBackedSource):
@@ -71,7 +71,7 @@ def check_available(cfg: DataConfig) -> None:
     """DataError when `cfg.dataset` is not on disk under `cfg.data_root`, without reading it: a
     few file lookups per split, so a grid checks every run's data before its first run starts.
     With `download: true` a missing dataset is fetched when its run starts, so nothing is due."""
-    locate = getattr(get_dataset(cfg.dataset), "locate", None)  # in-memory sources have none
+    locate = getattr(DATASETS.get(cfg.dataset), "locate", None)  # in-memory sources have none
     if locate is None or cfg.download:
         return
     for split in SPLITS:
@@ -84,7 +84,7 @@ def load_dataset(cfg: DataConfig, seed: int) -> DataBundle:
 
     mixture25 (points) ignores `image_size` and `channels`.
     """
-    source = get_dataset(cfg.dataset)
+    source = DATASETS.get(cfg.dataset)
     if source.kind == IMAGE:
         _check(cfg)
     train, test = (_load_split(cfg, split, seed) for split in SPLITS)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
-from benchmark.errors import DataError
+from benchmark.errors import DataError, first_line
 
 T = TypeVar("T")
 
@@ -35,6 +35,5 @@ def run_download(dataset: str, root: Path, fetch: Callable[[], T]) -> T:
     try:
         return fetch()
     except Exception as err:  # network and archive errors come in many types
-        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise DataError(f"{dataset}: download into {root} failed ({first_line}); "
+        raise DataError(f"{dataset}: download into {root} failed ({first_line(err)}); "
                         f"download it by hand and pass --data-root DIR") from err

@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.data.registry import get_dataset
+from benchmark.data.registry import DATASETS
 from benchmark.data.samples import DataBundle, Samples
 from benchmark.data.settings import DataConfig
 from benchmark.errors import DataError
@@ -35,7 +35,7 @@ def digest(samples: Samples) -> str:
 def _source(cfg: DataConfig, split: str) -> tuple[str, str]:
     """The folder a file-backed source read (its `locate`), else the module that made the data,
     named by its docstring's first line; with its kind."""
-    source = get_dataset(cfg.dataset)
+    source = DATASETS.get(cfg.dataset)
     locate = getattr(source, "locate", None)
     if locate is not None:
         try:

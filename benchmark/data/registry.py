@@ -1,4 +1,4 @@
-"""The datasets registry: a plain dict from name to source, filled by `register_dataset`.
+"""The datasets registry: names to sources (`DATASETS.register(name, source)`).
 
 A source is any object with `kind` ("image" or "points"), `native_channels` (1 or 3; None for
 points) and `load(root, split, download) -> Samples` at the native size. Sources whose samples
@@ -22,7 +22,7 @@ from benchmark.data.mixture import Mixture25Source
 from benchmark.data.mnist import MnistSource
 from benchmark.data.samples import IMAGE, POINTS, Samples
 from benchmark.data.svhn import SvhnSource
-from benchmark.errors import ConfigError
+from benchmark.registry import Registry
 
 SPLITS = ("train", "test")
 
@@ -50,16 +50,7 @@ class FileBackedSource(DatasetSource, Protocol):
         ...
 
 
-DATASETS: dict[str, DatasetSource] = {}
-
-
-def register_dataset(name: str, source: DatasetSource) -> None:
-    """Add `source` under `name`; names are unique identifiers without spaces or slashes."""
-    if not isinstance(name, str) or not name or any(c.isspace() or c in "/\\" for c in name):
-        raise ValueError(f"dataset name must be a non-empty string without spaces or slashes, "
-                         f"got {name!r}")
-    if name in DATASETS:
-        raise ValueError(f"dataset {name!r} is already registered")
+def _check_source(name: str, source: DatasetSource) -> None:
     if not isinstance(source, DatasetSource) or not callable(source.load):
         raise TypeError(f"dataset {name!r}: a source needs kind, native_channels, labelled and "
                         f"load(root, split, download), got {type(source).__name__}")
@@ -69,20 +60,13 @@ def register_dataset(name: str, source: DatasetSource) -> None:
     if source.kind == IMAGE and source.native_channels not in (1, 3):
         raise ValueError(f"dataset {name!r}: native_channels must be 1 or 3, "
                          f"got {source.native_channels!r}")
-    DATASETS[name] = source
 
 
-def get_dataset(name: str) -> DatasetSource:
-    """The source registered as `name`; an unknown name is a ConfigError listing the known."""
-    if name not in DATASETS:
-        raise ConfigError(f"data.dataset: unknown value {name!r}; choose from: "
-                          f"{', '.join(sorted(DATASETS))}")
-    return DATASETS[name]
+DATASETS: Registry[DatasetSource] = Registry("dataset", "data.dataset", check=_check_source)
 
-
-register_dataset("digits", DigitsSource())
-register_dataset("mnist", MnistSource())
-register_dataset("cifar10", Cifar10Source())
-register_dataset("svhn", SvhnSource())
-register_dataset("celeba", CelebASource())
-register_dataset("mixture25", Mixture25Source())
+DATASETS.register("digits", DigitsSource())
+DATASETS.register("mnist", MnistSource())
+DATASETS.register("cifar10", Cifar10Source())
+DATASETS.register("svhn", SvhnSource())
+DATASETS.register("celeba", CelebASource())
+DATASETS.register("mixture25", Mixture25Source())

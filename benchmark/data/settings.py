@@ -5,10 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+# The choices are read when a config is checked, so plug-ins registered by then are valid too.
 def _dataset_names() -> list[str]:
     from benchmark.data.registry import DATASETS
 
-    return sorted(DATASETS)
+    return DATASETS.names()
+
+
+def _image_sizes() -> list[int]:
+    from benchmark.models.tables import image_sizes
+
+    return image_sizes()
 
 
 @dataclass
@@ -17,8 +24,9 @@ class DataConfig:
         "help": "dataset source (digits needs no download; mixture25 is 2-D points)",
         "choices": _dataset_names})
     image_size: int = field(default=28, metadata={
-        "help": "images are resized to this square size once at load time (ignored by mixture25)",
-        "choices": [28, 32, 64]})
+        "help": "images are resized to this square size once at load time (ignored by mixture25); "
+                "the sizes the networks have a layer table for (models/tables.py)",
+        "choices": _image_sizes})
     channels: int | None = field(default=None, metadata={
         "help": "1 or 3 converts gray<->RGB; null keeps the dataset's own (ignored by mixture25)",
         "choices": [1, 3]})

@@ -10,7 +10,7 @@ from benchmark.models.base import ALI, EncoderOutput, reparametrize
 from benchmark.models.conv import ConvDecoder, ConvDiscriminator, ConvEncoder
 from benchmark.models.mlp import MLPDecoder, MLPDiscriminator, MLPEncoder
 from benchmark.models.settings import ModelConfig
-from benchmark.models.tables import ARCHITECTURES, Architecture
+from benchmark.models.tables import ARCHITECTURES, Architecture, image_sizes
 
 # Convolutions run faster on the CPU with channels-last (NHWC) weights: +17-24% per update at
 # width 0.125, +7% at 0.5, +1-3% (within noise) at 1 (bench/README.md). Activations follow.
@@ -51,7 +51,7 @@ def build_ali(cfg: ModelConfig, data_shape: tuple[int, ...]) -> ALI:
 def _architecture(data_shape: tuple[int, ...]) -> Architecture:
     _, height, width = data_shape
     if height != width or height not in ARCHITECTURES:
-        sizes = ", ".join(str(s) for s in sorted(ARCHITECTURES))
+        sizes = ", ".join(map(str, image_sizes()))
         raise ConfigError(
             f"data.image_size: no architecture for {height}x{width}; choose from: {sizes}"
         )

@@ -71,11 +71,18 @@ _DECODER_64 = (
 )
 _DX_64 = (Layer(4, 2, 64, False, padding=1),) + _ENCODER_64[1:]
 
+# The one list of image sizes: `data.image_size` may be any size with a table here, so a new size
+# is one entry (`ARCHITECTURES[16] = Architecture(16, ...)`, also from a plug-in).
 ARCHITECTURES: dict[int, Architecture] = {
     28: Architecture(28, _ENCODER_28, _DECODER_28, _DX_28),
     32: Architecture(32, _ENCODER_32, _DECODER_32, _DX_32),
     64: Architecture(64, _ENCODER_64, _DECODER_64, _DX_64),
 }
+
+
+def image_sizes() -> list[int]:
+    """The image sizes the networks can be built for."""
+    return sorted(ARCHITECTURES)
 
 # 1x1 heads shared by every size (channels at width 1.0).
 ENCODER_HEAD = 512  # one 1x1 conv with batch norm, then a linear 1x1 conv to 2 * z_dim

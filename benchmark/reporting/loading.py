@@ -19,7 +19,7 @@ import pandas as pd
 from mlflow.entities import Run, ViewType
 from mlflow.exceptions import MlflowException
 
-from benchmark.errors import ConfigError, DataError
+from benchmark.errors import ConfigError, DataError, first_line
 from benchmark.tracking import fail_fast
 
 KIND_TAG = "alibench.kind"
@@ -62,11 +62,6 @@ def _sqlite_file(uri: str) -> Path | None:
     return Path(uri[len(prefix):])
 
 
-def _first_line(err: Exception) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
-
 class RunStore:
     """Read-only access to one MLflow tracking store."""
 
@@ -83,7 +78,7 @@ class RunStore:
                 self.client.search_experiments(max_results=1)  # opens the store: fail here, once
         except MlflowException as err:
             raise DataError(f"--tracking-uri: cannot use {tracking_uri!r}: "
-                            f"{_first_line(err)}") from err
+                            f"{first_line(err)}") from err
 
     def experiment_id(self, name: str) -> str:
         """The id of experiment `name`; ConfigError listing the experiments that exist."""
@@ -94,7 +89,7 @@ class RunStore:
             names = sorted(e.name for e in self.client.search_experiments(
                 view_type=ViewType.ACTIVE_ONLY, max_results=MAX_LISTED + 1))
         except MlflowException as err:
-            raise DataError(f"--tracking-uri {self.tracking_uri}: {_first_line(err)}") from err
+            raise DataError(f"--tracking-uri {self.tracking_uri}: {first_line(err)}") from err
         listed = ", ".join(names[:MAX_LISTED]) + (", ..." if len(names) > MAX_LISTED else "")
         raise ConfigError(f"--experiment: no experiment {name!r} in {self.tracking_uri}; "
                           f"experiments: {listed or '(none)'}")

@@ -11,7 +11,7 @@ A grid may declare, e.g., the ALI paper's 13.4 ± 5.8 of 25 modes on the mixture
         where: {optim.name: adam}
 
 `where` selects the configs a reference applies to by their MLflow params. This module imports
-only the standard library, because `benchmark.config` calls `parse_references` on every grid.
+only the standard library, because `benchmark.grid` calls `parse_references` on every grid.
 """
 
 from __future__ import annotations

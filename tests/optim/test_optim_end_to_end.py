@@ -19,7 +19,8 @@ from runner_helpers import (
 )
 
 from benchmark.checkpoint import checkpoints
-from benchmark.config import load_grid, run_key
+from benchmark.grid import load_grid
+from benchmark.run_config import run_key
 from benchmark.training import train
 
 RUNS = [

@@ -24,7 +24,8 @@ import pytest
 from reliability_helpers import ROOT, tiny_grid, write_grid
 
 from benchmark.checkpoint import checkpoints
-from benchmark.config import expand_grid, run_key
+from benchmark.grid import expand_grid
+from benchmark.run_config import run_key
 
 STEPS = 24
 COMPARED = ("loss_d", "loss_g", "recon_mse")

@@ -20,8 +20,9 @@ import yaml
 from reliability_helpers import ROOT, assert_nothing_created, assert_one_error_line, run_main, store_args
 
 from benchmark import checkpoint, report, run
-from benchmark.config import GridLoader, load_grid
 from benchmark.errors import ConfigError
+from benchmark.grid import load_grid
+from benchmark.grid_yaml import GridLoader
 
 SOURCES = sorted(p for folder in ("benchmark", "optim") for p in (ROOT / folder).rglob("*.py"))
 

@@ -174,7 +174,7 @@ def _experiment_names(uri: str) -> list[str]:
 
 @pytest.mark.parametrize("args, message", [
     (["--experiment", "nope"], "error: --experiment: no experiment 'nope' in sqlite:///"),
-    (["--grid", "missing.yaml"], "error: --grid: cannot read 'missing.yaml'"),
+    (["--grid", "missing.yaml"], "error: --grid: no such file 'missing.yaml'"),
     (["--experiment", "empty"], "error: --experiment: experiment 'empty' has no training runs"),
 ])
 def test_user_mistakes_print_one_line_exit_2_and_write_nothing(

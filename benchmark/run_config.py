@@ -1,0 +1,183 @@
+"""The run config: the sections composed into `RunConfig`, the checks across sections, and
+what a run is called and keyed by (run key, config key, params, run name, description).
+
+Each package owns its section (`DataConfig`, `ModelConfig`, `OptimConfig`, `SchemeConfig`,
+`EvalConfig`); this module only composes them. It sits above the packages and imports them
+at the top: nothing below imports it back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmark.data import DATASETS, DataConfig
+from benchmark.evaluation import validate_eval_config
+from benchmark.evaluation.settings import EvalConfig
+from benchmark.models.settings import ModelConfig
+from benchmark.optimizers import OptimConfig, option_labels, validate_optim
+from benchmark.schemes import SchemeConfig, check_scheme_optimizer, total_steps
+from benchmark.stabilizers import describe_stabilizers, parse_stabilizers
+from benchmark.validation import section_values
+
+
+@dataclass
+class TrainConfig:
+    steps: int = field(default=1000, metadata={
+        "help": "generator updates in the run (unless grad_evals is set)", "min": 1})
+    grad_evals: int | None = field(default=None, metadata={
+        "help": "budget in gradient evaluations (forward passes of the game with their "
+                "gradients) instead of steps: steps = grad_evals // evaluations per step, so "
+                "schemes of different cost compare at equal compute on every machine",
+        "min": 1})
+    log_every: int = field(default=10, metadata={
+        "help": "steps between logged losses and times", "min": 1})
+    eval_every: int = field(default=500, metadata={
+        "help": "steps between evaluations (also at the end)", "min": 1})
+    checkpoint_every: int = field(default=500, metadata={
+        "help": "steps between checkpoints (also at the end); a resume starts from the last",
+        "min": 1})
+    collapse_patience: int = field(default=3, metadata={
+        "help": "logged steps in a row with D accuracy > 99% on both pair kinds: tag collapsed",
+        "min": 1})
+
+
+@dataclass
+class RunConfig:
+    seed: int = field(default=0, metadata={"help": "seeds torch, numpy, random and the data",
+                                           "min": 0})
+    device: str = field(default="auto", metadata={
+        "help": "auto uses CUDA when present", "choices": ["auto", "cpu", "cuda"]})
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    scheme: SchemeConfig = field(default_factory=SchemeConfig)
+    stabilizers: list[dict] = field(default_factory=list, metadata={
+        "help": "stabilizers applied in order, each {name: ..., option: value}"})
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self) -> None:
+        # Held canonical, so the run key, the params and the run name see one form of each.
+        if self.stabilizers:
+            self.stabilizers = canonical_stabilizers(self.stabilizers)
+
+
+def canonical_stabilizers(raw: list[dict]) -> list[dict]:
+    """Each stabilizer as `{name, every option}`: validated, defaults filled in, numbers of the
+    option's type. `{name: instance_noise}` and the same entry with its defaults written out (or
+    `1` for `1.0`) are then one config with one run key, as every other section already is."""
+    return [{"name": s.name, **dataclasses.asdict(s.options)} for s in parse_stabilizers(raw)]
+
+
+def validate_run(cfg: RunConfig) -> None:
+    """Checks that span sections: scheme/optimizer pairs, optimizer options, stabilizers, the
+    step budget, metrics for the data."""
+    check_scheme_optimizer(cfg.scheme.name, cfg.optim.name)
+    validate_optim(cfg.optim, cfg.scheme.name)
+    parse_stabilizers(cfg.stabilizers)
+    total_steps(cfg)
+    source = DATASETS.get(cfg.data.dataset)
+    validate_eval_config(cfg.eval, source.kind, source.labelled)
+
+
+def _key_fields(obj: Any) -> dict:
+    """The config as a plain dict without the fields that cannot change the numbers; an
+    optimizer's options sit in its section, as they are written."""
+    dropped = {f.name for f in dataclasses.fields(obj) if not f.metadata.get("in_key", True)}
+    return {name: _key_fields(value) if dataclasses.is_dataclass(value) else value
+            for name, value in section_values(obj).items() if name not in dropped}
+
+
+def _digest(payload: dict) -> str:
+    text = json.dumps(payload, sort_keys=True, default=list)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def run_key(cfg: RunConfig) -> str:
+    """A hash of the resolved config: finds the MLflow run to resume or to skip."""
+    return _digest(_key_fields(cfg))
+
+
+def config_key(cfg: RunConfig) -> str:
+    """The run key without the seed: runs that differ only by seed are one config."""
+    payload = _key_fields(cfg)
+    payload.pop("seed")
+    return _digest(payload)
+
+
+def non_default_options(stabilizers: list[dict]) -> list[dict]:
+    """Canonical stabilizers with only the options that differ from their defaults: what the
+    `stabilizers` param shows (`instance_noise(anneal_steps=300)`), the same for every spelling."""
+    shown = []
+    for entry in stabilizers:
+        defaults = canonical_stabilizers([{"name": entry["name"]}])[0]
+        shown.append({k: v for k, v in entry.items() if k == "name" or v != defaults[k]})
+    return shown
+
+
+def flat_params(cfg: Any, prefix: str = "") -> dict[str, str]:
+    """Every config field as a flat `section.field` param, stabilizers as one readable string."""
+    params: dict[str, str] = {}
+    for name, value in section_values(cfg).items():
+        key = prefix + name
+        if dataclasses.is_dataclass(value):
+            params.update(flat_params(value, key + "."))
+        elif key == "stabilizers":
+            params[key] = describe_stabilizers(non_default_options(value))
+        elif isinstance(value, (list, tuple, dict)):
+            params[key] = json.dumps(value)
+        else:
+            params[key] = str(value)
+    return params
+
+
+def run_name(cfg: RunConfig) -> str:
+    """Readable and distinct per run in the MLflow UI: the config's name and the seed."""
+    return f"{config_name(cfg)}-s{cfg.seed}"
+
+
+def config_name(cfg: RunConfig) -> str:
+    """Readable and distinct per config (the seeds of one config share it, so MLflow's "Group
+    by" on it draws each config's mean and band): dataset, optimizer, scheme, tricks, and the
+    options that only some optimizers and schemes have, when they are not defaults (each
+    optimizer option as its `Option.label` shows it)."""
+    tricks = "+".join(s["name"] for s in cfg.stabilizers) or "none"
+    variants = []
+    if cfg.scheme.name == "extragradient" and not cfg.scheme.resample:
+        variants.append("noresample")
+    # Optimizer flags, then averaging and lookahead, then valued options: the order names have
+    # always had, so a config keeps its name (the UI's grouping) across versions.
+    flags, valued = option_labels(cfg.optim, flags=True), option_labels(cfg.optim, flags=False)
+    variants += flags
+    if cfg.optim.averaging:
+        variants.append("avg_" + "+".join(cfg.optim.averaging))
+    if cfg.optim.lookahead_k:
+        variants.append(f"la{cfg.optim.lookahead_k}_{cfg.optim.lookahead_alpha:g}")
+    variants += valued
+    return "-".join([cfg.data.dataset, cfg.optim.name, cfg.scheme.name, *variants, tricks,
+                     f"lr{cfg.optim.lr_g:g}_{cfg.optim.lr_d:g}"])
+
+
+def describe_config(cfg: RunConfig) -> str:
+    """The config in one line, for the run's description in the MLflow UI."""
+    d, m, o, s, t = cfg.data, cfg.model, cfg.optim, cfg.scheme, cfg.train
+    subset = "" if d.train_subset is None else f", {d.train_subset} train samples"
+    taken = ", ".join(option_labels(o))
+    optimizer = f"{o.name} (lr_g {o.lr_g:g}, lr_d {o.lr_d:g}{', ' + taken if taken else ''}"
+    optimizer += f", averaging {'+'.join(o.averaging)})" if o.averaging else ")"
+    scheme = s.name
+    if s.name == "alternating" and s.d_steps > 1:
+        scheme += f" ({s.d_steps} D steps)"
+    if s.name == "extragradient" and not s.resample:
+        scheme += " (no resampling)"
+    budget = f"{t.steps} steps" if t.grad_evals is None else f"{t.grad_evals} gradient evaluations"
+    return (f"{d.dataset} {d.image_size}px{subset}, batch {d.batch_size}; z_dim {m.z_dim}, "
+            f"width {m.width:g}; {optimizer}; {scheme}; stabilizers "
+            f"{describe_stabilizers(non_default_options(cfg.stabilizers))}; {budget}; "
+            f"seed {cfg.seed}")
+
+
