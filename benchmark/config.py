@@ -254,7 +254,7 @@ def validate_run(cfg: RunConfig) -> None:
     if len(set(kinds)) != len(kinds):
         raise ConfigError(f"optim.averaging: {kinds!r} lists a kind twice; list each once")
     source = DATASETS[cfg.data.dataset]
-    validate_eval_config(cfg.eval, source.kind, source.labelled)
+    validate_eval_config(cfg.eval, source, source.labelled)
 
 
 # ---------------------------------------------------------------------------------------------

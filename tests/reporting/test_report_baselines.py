@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from report_store import CLASSIFIER_ACC, EXPERIMENT, MEAN_IMAGE_MSE, Logged
 
-from benchmark import metric_keys
+from benchmark.evaluation.registry import declared
 from benchmark.reporting import plots, tables
 from benchmark.reporting.loading import RunStore
 
@@ -45,17 +45,26 @@ def _mean(logged: Logged, config: str, key: str) -> float:
     return float(pd.Series(_values(logged, config, key)).mean())
 
 
-def test_the_declared_keys_are_the_ones_evaluation_logs() -> None:
-    from benchmark import evaluation as ev
+def test_the_declared_baselines_are_the_ones_evaluation_logs() -> None:
+    from benchmark.evaluation.classifier import KEY_RECON_ACC
+    from benchmark.evaluation.evaluator import KEY_CLASSIFIER_TEST_ACC
+    from benchmark.evaluation.probe import (
+        KEY_KNN_ACC,
+        KEY_KNN_ACC_RANDOM,
+        KEY_PROBE_ACC,
+        KEY_PROBE_ACC_RANDOM,
+    )
+    from benchmark.evaluation.reconstruction import KEY_RECON_MSE, KEY_RECON_MSE_MEAN_IMAGE
 
-    pairs = {m.key: m.baseline.key for m in metric_keys.METRIC_KEYS if m.baseline}
-    assert pairs == {ev.KEY_RECON_MSE: ev.KEY_RECON_MSE_MEAN_IMAGE,
-                     ev.KEY_PROBE_ACC: ev.KEY_PROBE_ACC_RANDOM,
-                     ev.KEY_KNN_ACC: ev.KEY_KNN_ACC_RANDOM,
-                     ev.KEY_RECON_ACC: ev.KEY_CLASSIFIER_TEST_ACC}
-    assert metric_keys.declared("avg_ema.knn_acc") is metric_keys.declared("knn_acc")
-    assert metric_keys.declared("fid_classifier").higher_is_better is False
-    assert metric_keys.declared("recon_mse_mean_image") is None  # a baseline, not a metric
+    pairs = {key: declared(key).baseline.key
+             for key in (KEY_RECON_MSE, KEY_PROBE_ACC, KEY_KNN_ACC, KEY_RECON_ACC)}
+    assert pairs == {KEY_RECON_MSE: KEY_RECON_MSE_MEAN_IMAGE,
+                     KEY_PROBE_ACC: KEY_PROBE_ACC_RANDOM,
+                     KEY_KNN_ACC: KEY_KNN_ACC_RANDOM,
+                     KEY_RECON_ACC: KEY_CLASSIFIER_TEST_ACC}
+    assert declared("avg_ema.knn_acc") == declared("knn_acc")
+    assert declared("fid_classifier").higher_is_better is False
+    assert declared("recon_mse_mean_image") is None  # a baseline, not a metric
 
 
 def test_summary_csv_puts_each_baseline_beside_its_metric(report: Path, logged: Logged) -> None:
@@ -180,10 +189,10 @@ def test_recon_curves_draw_the_mean_image_baseline(logged: Logged, report: Path)
 
 def test_differing_baselines_get_a_line_per_config() -> None:
     fig, ax = plots.plt.subplots()
-    found = metric_keys.declared("probe_acc")
+    found = declared("probe_acc")
     lines = plots.baseline_lines(ax, found, {"adam": 0.7, "sgd": 0.9}, {"adam": (1, 0, 0)})
     assert [(line.get_label(), line.get_ydata()[0]) for line in lines] == [("adam", 0.7),
                                                                            ("sgd", 0.9)]
     assert lines[0].get_color() == (1, 0, 0)
-    assert plots.baseline_lines(ax, metric_keys.declared("modes_covered"), {"a": 1.0}) == []
+    assert plots.baseline_lines(ax, declared("modes_covered"), {"a": 1.0}) == []
     plots.plt.close(fig)
