@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from report_store import CLASSIFIER_ACC, EXPERIMENT, MEAN_IMAGE_MSE, Logged
+from report_store import (
+    CLASSIFIER_ACC,
+    EXPERIMENT,
+    MEAN_IMAGE_MSE,
+    PRDC_HELDOUT,
+    PRDC_KEYS,
+    Logged,
+)
 
 from benchmark.evaluation.registry import declared
 from benchmark.reporting import plots, tables
@@ -87,6 +94,30 @@ def test_summary_csv_puts_each_baseline_beside_its_metric(report: Path, logged: 
     assert table.at["A", "recon_acc mean"] < table.at["A", "classifier_test_acc mean"]
 
 
+def test_prdc_reaches_the_summary_beside_its_heldout_ceiling(report: Path,
+                                                              logged: Logged) -> None:
+    """Declared by the metric, with no edit in reporting/: the columns carry the sample counts,
+    the held-out ceiling follows them, and a ceiling is never flagged."""
+    table = _summary(report)
+    columns = list(table.columns)
+    for key in PRDC_KEYS:
+        for counts, configs in (("1000 gen / 1000 real", ("A", "B")), ("500 gen / 1000 real",
+                                                                        ("C",))):
+            column = f"{key} ({counts})"
+            for config in configs:
+                values = pd.Series(logged.finals(config, key))
+                assert table.at[config, f"{column} mean"] == pytest.approx(values.mean())
+        at = columns.index(f"{key} (500 gen / 1000 real) std")  # the last of its columns
+        assert columns[at + 1: at + 4] == [f"{key}_heldout {s}" for s in ("n", "mean", "std")]
+        assert table[f"{key}_heldout mean"].tolist() == pytest.approx([PRDC_HELDOUT] * 3)
+    summary_md = (report / "summary.md").read_text(encoding="utf-8")
+    assert "precision_classifier_k3 (1000 gen / 1000 real) |" in summary_md
+    assert ("precision_classifier_k3_heldout (held-out real images, a ceiling, never flagged; "
+            "higher is better)") in summary_md
+    assert not any("precision" in line for line in summary_md.splitlines()
+                   if "does not beat" in line)
+
+
 def _expected_flags(logged: Logged) -> tuple[list[tuple[str, str]], list[str]]:
     """Recomputed from the logged values: (config id, the end of the sentence the report must
     print) for each mean that does not beat its baseline's, and the metric phrases of the ones
@@ -157,8 +188,10 @@ def test_final_metric_plot_draws_each_rows_baseline(logged: Logged) -> None:
     ctx = _context(logged)
     fig, caption = plots.draw_finals(ctx)
     drawn = _baseline_artists(fig)
+    prdc = {f"{key} (1000 gen / 1000 real)" for key in PRDC_KEYS} | {
+        f"{key} (500 gen / 1000 real)" for key in PRDC_KEYS}  # config C: other sample counts
     assert set(drawn) == {"recon_mse (final)", "recon_mse (best)", "probe_acc", "knn_acc",
-                          "recon_acc", "avg_ema.recon_mse"}
+                          "recon_acc", "avg_ema.recon_mse", *prdc}
     rows = {0: "A", 1: "B", 2: "C"}  # the y positions: adam, extra_adam, sgd
     for title, key in (("probe_acc", "probe_acc_random"), ("recon_mse (final)",
                                                            "recon_mse_mean_image"),
