@@ -160,8 +160,7 @@ def evaluation_times(model: ModelConfig, data_root: str, rounds: int, quick: boo
     """Median seconds of one evaluation (recon_mse, probe, knn) under no_grad and inference_mode."""
     from benchmark.data import DataConfig, load_dataset
     from benchmark.evaluation import METRICS, EvalConfig, Evaluator
-    from benchmark.evaluation.context import EvalContext
-    from benchmark.evaluation.tensors import fork_rng
+    from benchmark.evaluation.context import EvalContext, fork_rng
     from benchmark.models import build_ali
 
     data = load_dataset(DataConfig(dataset="mnist", data_root=data_root,

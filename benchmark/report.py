@@ -81,7 +81,7 @@ def build(name: str, references: list[Reference], tracking_uri: str, out: Path,
     report = page.Report(
         experiment=name, tracking_uri=tracking_uri, settings=tables.settings(data.params),
         runs=len(data.runs), duplicates=data.duplicates,
-        summary=tables.summary_display(summary, configs.varying), summary_csv=summary,
+        summary=tables.summary_display(summary, configs.varying, declared), summary_csv=summary,
         comparisons=comparisons, test_title=significance.get_test(test).title,
         test_note=significance.resolution_note(comparisons, test),
         references=compare_references(references, tables.measured_configs(data, configs)),

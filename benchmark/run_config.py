@@ -81,7 +81,7 @@ def validate_run(cfg: RunConfig) -> None:
     parse_stabilizers(cfg.stabilizers)
     total_steps(cfg)
     source = DATASETS.get(cfg.data.dataset)
-    validate_eval_config(cfg.eval, source.kind, source.labelled)
+    validate_eval_config(cfg.eval, source, source.labelled)
 
 
 def _key_fields(obj: Any) -> dict:

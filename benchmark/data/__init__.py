@@ -4,7 +4,7 @@ from benchmark.data.loading import check_available, load_dataset
 from benchmark.data.mixture import MIXTURE25_CENTERS, MIXTURE25_STD
 from benchmark.data.registry import DATASETS, DatasetSource
 from benchmark.data.sampler import BatchSampler
-from benchmark.data.samples import DataBundle, Samples
+from benchmark.data.samples import DataBundle, Modes, Samples
 from benchmark.data.settings import DataConfig
 from benchmark.data.transforms import as_float
 
@@ -16,6 +16,7 @@ __all__ = [
     "DataBundle",
     "DataConfig",
     "DatasetSource",
+    "Modes",
     "Samples",
     "as_float",
     "check_available",

@@ -90,4 +90,5 @@ def load_dataset(cfg: DataConfig, seed: int) -> DataBundle:
     train, test = (_load_split(cfg, split, seed) for split in SPLITS)
     shape = tuple(train.x.shape[1:]) if source.kind == IMAGE else None
     assert source.kind != IMAGE or tuple(test.x.shape[1:]) == shape, (train.x.shape, test.x.shape)
-    return DataBundle(train=train, test=test, image_shape=shape, kind=source.kind)
+    return DataBundle(train=train, test=test, image_shape=shape, kind=source.kind,
+                      modes=getattr(source, "modes", None))

@@ -3,7 +3,8 @@
 Means on {-4, -2, 0, 2, 4}^2, isotropic standard deviation 0.05, equal weights. 50,000 train
 and 5,000 test points, drawn from fixed generator seeds so every run sees the same points (the
 run's seed picks subsets and minibatch order, not the data). The label of a point is the index
-of its component, row-major over the grid, which the mode-coverage metric uses.
+of its component, row-major over the grid. The source declares the components as its `modes`,
+which the mode-coverage metric scores samples against.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from benchmark.data.samples import POINTS, Samples
+from benchmark.data.samples import POINTS, Modes, Samples
 
 _GRID = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
 MIXTURE25_CENTERS = torch.cartesian_prod(_GRID, _GRID)  # (25, 2), row-major
@@ -35,6 +36,7 @@ class Mixture25Source:
     native_channels = None
     kind = POINTS
     labelled = True
+    modes = Modes(MIXTURE25_CENTERS, MIXTURE25_STD)
 
     def load(self, root: Path, split: str, download: bool) -> Samples:
         return sample_mixture25(SIZES[split], SEEDS[split])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
@@ -36,6 +37,14 @@ class Samples:
         return Samples(self.x[index], self.y[index], self.kind)
 
 
+class Modes(NamedTuple):
+    """The components of a mixture, which mode-coverage metrics score samples against: a source
+    that has them declares them as its `modes` attribute."""
+
+    centres: torch.Tensor  # (K, D) float
+    std: float  # isotropic standard deviation of every component
+
+
 @dataclass
 class DataBundle:
     """Both splits of one dataset, ready for training: resized, converted, subset."""
@@ -44,3 +53,4 @@ class DataBundle:
     test: Samples
     image_shape: tuple[int, int, int] | None  # (C, H, W); None for points
     kind: str
+    modes: Modes | None = None  # the source's, if it declares them

@@ -4,10 +4,16 @@ Built once per run. It chooses the fixed inputs, resolves the FID extractor's we
 before training if they are missing), and then scores any model handed to `evaluate` without
 changing it: eval mode during the call and the previous modes restored after, no gradients, and
 the global RNG forked so a run trains identically whether or not it evaluates.
+
+Baselines are logged beside a run's own numbers at step 0, so every metric has a number to be
+read against: each metric's own `baseline` (e.g. the mean image, a randomly initialised encoder
+of the same architecture), and `classifier_test_acc`, the accuracy of the classifier behind
+fid_classifier and recon_acc, i.e. how much its judgement is worth.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,27 +22,30 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.data import MIXTURE25_CENTERS, MIXTURE25_STD, DataBundle
+from benchmark.data import DataBundle
 from benchmark.evaluation import panels as panel_images
-from benchmark.evaluation.baselines import (
-    KEY_CLASSIFIER_TEST_ACC,
-    compute_baselines,
-    random_encoder,
-)
 from benchmark.evaluation.caching import digest, fingerprint, read_json, write_json
 from benchmark.evaluation.classifier import (
     ClassifierSettings,
     TrainedClassifier,
     load_or_train_classifier,
 )
-from benchmark.evaluation.context import EvalContext, Resources
-from benchmark.evaluation.feature_extractors import WeightsSource, get_feature_extractor
-from benchmark.evaluation.inputs import FIXED_SEED, build_fixed_inputs, check_counts, latents
+from benchmark.evaluation.context import (
+    FIXED_SEED,
+    EvalContext,
+    Resources,
+    build_fixed_inputs,
+    check_counts,
+    fixed_indices,
+    fork_rng,
+    latents,
+)
+from benchmark.evaluation.fidelity import FEATURE_EXTRACTORS, WeightsSource
 from benchmark.evaluation.reconstruction import reconstruct
 from benchmark.evaluation.registry import METRICS, uses_fid_features
-from benchmark.evaluation.settings import EvalConfig
-from benchmark.evaluation.tensors import fixed_indices, fork_rng
-from benchmark.evaluation.validation import validate_eval_config
+from benchmark.evaluation.settings import EvalConfig, validate_eval_config
+
+KEY_CLASSIFIER_TEST_ACC = "classifier_test_acc"
 
 PANEL_GENERATION = "generation"
 PANEL_RECONSTRUCTION = "reconstruction"
@@ -47,6 +56,15 @@ PANEL_SAMPLES = "samples"  # points data: a scatter plot instead of image panels
 def has_labels(data: DataBundle) -> bool:
     """CelebA's labels are all 0: no classes to probe, classify or train a classifier on."""
     return len(torch.unique(data.train.y)) > 1
+
+
+def random_encoder(make_encoder: Callable[[], nn.Module], seed: int,
+                   device: torch.device) -> nn.Module:
+    """A freshly initialised encoder, from its own seed so the training RNG stream is untouched."""
+    with fork_rng(device):
+        torch.manual_seed(seed)
+        encoder = make_encoder()
+    return encoder.to(device).eval()
 
 
 @contextmanager
@@ -74,7 +92,7 @@ class Evaluator:
     def __init__(self, cfg: EvalConfig, data: DataBundle, device: torch.device,
                  make_random_encoder: Callable[[], nn.Module] | None = None, seed: int = 0,
                  dataset_name: str | None = None):
-        validate_eval_config(cfg, data.kind, has_labels(data))
+        validate_eval_config(cfg, data, has_labels(data))
         self.metrics = set(cfg.metrics)
         check_counts(cfg, data, self.metrics)
         self.cfg, self.data, self.device, self.seed = cfg, data, device, seed
@@ -87,9 +105,9 @@ class Evaluator:
         self._data_fingerprint: str | None = None
         self._fid_weights: str | None = None
         self.resources = Resources(cfg, device, self.inputs, self.classifier,
-                                   lambda: self._fid_weights, _mixture)
+                                   lambda: self._fid_weights)
         if uses_fid_features(self.metrics):  # missing weights fail here, not at evaluation
-            extractor = get_feature_extractor(cfg.fid_extractor)
+            extractor = FEATURE_EXTRACTORS.get(cfg.fid_extractor)
             source = WeightsSource(cfg.weights_path, lambda: self.trained_classifier().path)
             self._fid_weights = extractor.weights(source)
 
@@ -158,32 +176,35 @@ class Evaluator:
 
     def _uses_classifier(self) -> bool:
         fid_on_classifier = (uses_fid_features(self.metrics)
-                             and get_feature_extractor(self.cfg.fid_extractor).needs_labels)
-        return fid_on_classifier or "recon_acc" in self.metrics
+                             and FEATURE_EXTRACTORS.get(self.cfg.fid_extractor).needs_labels)
+        return fid_on_classifier or any(METRICS[m].uses_classifier for m in self.metrics)
 
     # --- baselines ------------------------------------------------------------------------
 
     def _cached_baselines(self) -> dict[str, float]:
-        wanted = self.metrics & {"recon_mse", "probe", "knn"}
-        encoder = None
-        if self.make_random_encoder is not None and wanted & {"probe", "knn"}:
-            encoder = random_encoder(self.make_random_encoder, self.seed, self.device)
+        """The configured metrics' own baselines, computed once per data, settings and encoder
+        architecture: with a random encoder (from the run's seed) and no decoder."""
+        wanted = sorted(m for m in self.metrics if METRICS[m].baseline is not None)
         if not wanted:
             return {}
+        encoder = None
+        if self.make_random_encoder is not None:
+            encoder = random_encoder(self.make_random_encoder, self.seed, self.device)
         architecture = ([[k, list(v.shape)] for k, v in encoder.state_dict().items()]
                         if encoder is not None else None)
-        cfg = self.cfg
-        key = digest({
-            "data": self._fingerprint(), "metrics": sorted(wanted), "seed": self.seed,
-            "fixed_seed": FIXED_SEED, "encoder": architecture,
-            "counts": [cfg.recon_count, cfg.probe_per_class, cfg.probe_draws,
-                       cfg.probe_test_count, cfg.knn_train_count],
-        })
-        path = Path(cfg.cache_dir) / "baselines" / f"{self.tag}-{key}.json"
+        settings = {f.name: getattr(self.cfg, f.name) for f in dataclasses.fields(self.cfg)
+                    if f.metadata.get("in_key", True) and f.name != "metrics"}
+        key = digest({"data": self._fingerprint(), "metrics": wanted, "seed": self.seed,
+                      "fixed_seed": FIXED_SEED, "encoder": architecture, "settings": settings})
+        path = Path(self.cfg.cache_dir) / "baselines" / f"{self.tag}-{key}.json"
         cached = read_json(path)
         if cached is not None:
             return cached
-        out = compute_baselines(self.resources, wanted, encoder)
+        out: dict[str, float] = {}
+        with torch.no_grad(), fork_rng(self.device):  # a random encoder draws its own noise
+            ctx = EvalContext(self.resources, encoder)
+            for name in wanted:
+                out.update(METRICS[name].baseline(ctx))
         write_json(out, path)
         return out
 
@@ -193,7 +214,3 @@ class Evaluator:
             self._data_fingerprint = fingerprint(d.train.x, d.train.y, d.test.x, d.test.y)
         return self._data_fingerprint
 
-
-def _mixture() -> tuple[torch.Tensor, float]:
-    """The only points dataset is the 25-Gaussian mixture: its centres and spread."""
-    return MIXTURE25_CENTERS, MIXTURE25_STD

@@ -1,17 +1,99 @@
-"""FID, KID and IS through torch-fidelity's `calculate_metrics`, on fixed latents and test images.
+"""FID, KID and IS through torch-fidelity's `calculate_metrics`, and the feature spaces
+(`eval.fid_extractor`) they, and prdc, are computed in.
 
 The generated images are decoded from the same fixed latents at every evaluation of every run, and
 the real ones are the same test images, so differences between numbers come from the weights.
-Images become uint8 RGB only here, the boundary torch-fidelity expects.
+Images become uint8 RGB only here, the boundary torch-fidelity expects. Missing Inception weights
+are found before training, not by torch-fidelity trying to download them mid-run on a machine
+without internet.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import torch
 from torch.utils.data import Dataset
 
-from benchmark.evaluation.feature_extractors import FeatureExtractor
-from benchmark.evaluation.tensors import to_uint8_rgb
+from benchmark.errors import ConfigError, DataError
+from benchmark.evaluation.classifier import CLASSIFIER_EXTRACTOR
+from benchmark.evaluation.context import to_uint8_rgb
+from benchmark.registry import Registry
+
+if TYPE_CHECKING:
+    from benchmark.evaluation.context import EvalContext
+    from benchmark.evaluation.settings import EvalConfig
+
+# torch-fidelity's `feature_extractor_inceptionv3.URL_INCEPTION_V3`, copied so that naming it in an
+# error does not import torch-fidelity (tests/evaluation/test_eval_inception.py checks the copy).
+URL_INCEPTION_V3 = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
+                    "weights-inception-2015-12-05-6726825d.pth")
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """What an extractor may draw its weights from: the user's file or the suite's classifier."""
+
+    weights_path: str | None  # eval.weights_path
+    classifier_path: Callable[[], Path]  # trains (or loads) the dataset's classifier on demand
+
+
+@dataclass(frozen=True)
+class FeatureExtractor:
+    """`key` is the result-key suffix (`fid_<key>`); `weights` returns torch-fidelity's
+    `feature_extractor_weights_path` (None: torch-fidelity's own cache) or raises a user error."""
+
+    torch_fidelity_name: str
+    key: str
+    weights: Callable[[WeightsSource], str | None]
+    needs_labels: bool = False
+    max_batch: int = 500  # images per forward pass: Inception's 299x299 activations are large
+
+
+def _check_extractor(name: str, extractor: FeatureExtractor) -> None:
+    if not isinstance(extractor, FeatureExtractor) or not callable(extractor.weights):
+        raise TypeError(f"feature extractor {name!r} must be a FeatureExtractor, "
+                        f"got {type(extractor).__name__}")
+
+
+FEATURE_EXTRACTORS: Registry[FeatureExtractor] = Registry(
+    "feature extractor", "eval.fid_extractor", check=_check_extractor)
+
+
+def inception_cache_path() -> Path:
+    """Where torch-fidelity's `load_state_dict_from_url` keeps (and first looks for) the weights."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(URL_INCEPTION_V3)
+
+
+def inception_weights(source: WeightsSource) -> str | None:
+    """The user's weights file, or None when torch hub already caches the download; else an error
+    saying how to supply the file (this suite must not reach for the internet mid-run)."""
+    if source.weights_path is not None:
+        if not Path(source.weights_path).is_file():
+            raise ConfigError(f"eval.weights_path: no file at {source.weights_path!r}; give the "
+                              f"Inception-v3 weights downloaded from {URL_INCEPTION_V3}")
+        return source.weights_path
+    if inception_cache_path().is_file():
+        return None
+    raise DataError(f"eval.weights_path: Inception-v3 weights not found (looked in "
+                    f"{inception_cache_path()}); download {URL_INCEPTION_V3} and set "
+                    f"eval.weights_path to the file, or use eval.fid_extractor: classifier")
+
+
+def classifier_weights(source: WeightsSource) -> str:
+    """The dataset's own classifier, trained and cached on first use."""
+    return str(source.classifier_path())
+
+
+FEATURE_EXTRACTORS.register("classifier", FeatureExtractor(
+    CLASSIFIER_EXTRACTOR, "classifier", classifier_weights, needs_labels=True))
+FEATURE_EXTRACTORS.register("inception-v3-compat", FeatureExtractor(
+    "inception-v3-compat", "inception", inception_weights, max_batch=64))
+
 
 # torch-fidelity's result keys (by their constants' names, as torch-fidelity is imported only to
 # compute) -> ours without the extractor suffix; ours are `<name>_<key>` followed by `_std` where
@@ -65,3 +147,21 @@ def fidelity_metrics(generated: torch.Tensor, real: torch.Tensor, extractor: Fea
     )
     return {f"{name}_{extractor.key}{suffix}": float(raw[getattr(torch_fidelity, constant)])
             for constant, (name, suffix) in _RENAME.items()}
+
+
+def fid(ctx: EvalContext) -> dict[str, float]:
+    """The `fid` metric: FID, KID and IS of decoded fixed latents against the fixed test images."""
+    cfg = ctx.res.cfg
+    generated = ctx.decoded(cfg.fid_gen_count, "fid_z")
+    real = ctx.res.inputs.data.test.x[ctx.res.inputs.fid_real]
+    return fidelity_metrics(generated, real, FEATURE_EXTRACTORS.get(cfg.fid_extractor),
+                            ctx.res.fid_weights(), cfg.kid_subset_size, cfg.batch_size,
+                            cuda=ctx.res.device.type == "cuda")
+
+
+def check_kid_subset(cfg: EvalConfig) -> None:
+    """KID draws subsets of `kid_subset_size` from both sample sets."""
+    smallest = min(cfg.fid_gen_count, cfg.fid_real_count)
+    if cfg.kid_subset_size > smallest:
+        raise ConfigError(f"eval.kid_subset_size: {cfg.kid_subset_size} exceeds the smaller "
+                          f"FID sample count {smallest}; choose from: 2..{smallest}")

@@ -18,7 +18,7 @@ from benchmark.evaluation.classifier import (
     FEATURE_PENULTIMATE,
     load_classifier,
 )
-from benchmark.evaluation.tensors import as_unit_float
+from benchmark.evaluation.context import as_unit_float
 
 
 class ClassifierFeatureExtractor(FeatureExtractorBase):

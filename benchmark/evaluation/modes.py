@@ -2,12 +2,18 @@
 
 As in VEEGAN and PacGAN: a sample is of high quality when it lies within three standard
 deviations of some centre, and a mode is covered when at least `min_count` samples lie within
-three standard deviations of it.
+three standard deviations of it. The centres and spread are the dataset's own: its source
+declares them as `modes` (`benchmark.data.Modes`).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
+
+if TYPE_CHECKING:
+    from benchmark.evaluation.context import EvalContext
 
 KEY_MODES_COVERED = "modes_covered"
 KEY_HIGH_QUALITY_FRAC = "high_quality_frac"
@@ -29,3 +35,11 @@ def mode_coverage(samples: torch.Tensor, centres: torch.Tensor, std: float,
     counts = torch.bincount(idx[near], minlength=len(centres))
     return {KEY_MODES_COVERED: float((counts >= min_count).sum().item()),
             KEY_HIGH_QUALITY_FRAC: near.double().mean().item()}
+
+
+def modes(ctx: EvalContext) -> dict[str, float]:
+    """The `modes` metric: samples decoded from fixed latents against the data's modes."""
+    declared = ctx.res.inputs.data.modes
+    assert declared is not None, "validate_eval_config refuses modes for data without modes"
+    samples = ctx.decoded(ctx.res.cfg.mode_sample_count, "modes_z")
+    return mode_coverage(samples, declared.centres, declared.std, ctx.res.cfg.modes_min_count)

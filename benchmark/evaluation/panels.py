@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.evaluation.tensors import as_unit_float
+from benchmark.evaluation.context import as_unit_float
 
 PADDING = 2  # pixels between tiles (torchvision's default)
 

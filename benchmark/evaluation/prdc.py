@@ -20,9 +20,17 @@ sizes. It is logged beside the metric with the suffix `_heldout`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
-from benchmark.evaluation.feature_extractors import FeatureExtractor
+from benchmark.errors import ConfigError
+from benchmark.evaluation.context import FIXED_SEED, purpose_generator
+from benchmark.evaluation.fidelity import FEATURE_EXTRACTORS, FeatureExtractor, UInt8Images
+
+if TYPE_CHECKING:
+    from benchmark.evaluation.context import EvalContext
+    from benchmark.evaluation.settings import EvalConfig
 
 PRECISION_RECALL_K = 3  # Kynkäänniemi et al. 2019
 DENSITY_COVERAGE_K = 5  # Naeem et al. 2020
@@ -47,7 +55,6 @@ def extract_features(images: torch.Tensor, extractor: FeatureExtractor,
     )
 
     from benchmark.evaluation import fidelity_classifier  # noqa: F401  (registers the classifier)
-    from benchmark.evaluation.fidelity import UInt8Images
 
     name = extractor.torch_fidelity_name
     layer = resolve_feature_layer_for_metric("fid", feature_extractor=name)
@@ -100,9 +107,6 @@ _CACHE: dict[str, tuple[torch.Tensor, dict[str, float]]] = {}
 
 def heldout_indices(n_test: int, real: torch.Tensor, count: int) -> torch.Tensor | None:
     """Fixed test indices outside `real`, at most `count` (None: too few for the k-NN)."""
-    from benchmark.evaluation.inputs import FIXED_SEED
-    from benchmark.evaluation.tensors import purpose_generator
-
     free = torch.ones(n_test, dtype=torch.bool)
     free[real] = False
     rest = free.nonzero().flatten()
@@ -139,3 +143,20 @@ def prdc_metrics(generated: torch.Tensor, test_x: torch.Tensor, real_idx: torch.
     real_features, baseline = _CACHE[key]
     features = extract_features(generated, extractor, weights_path, batch_size, cuda)
     return {**prdc_from_features(features, real_features, extractor.key), **baseline}
+
+
+def prdc(ctx: EvalContext) -> dict[str, float]:
+    """The `prdc` metric: decoded fixed latents against the FID's real images."""
+    cfg, inputs = ctx.res.cfg, ctx.res.inputs
+    return prdc_metrics(ctx.decoded(cfg.fid_gen_count, "fid_z"), inputs.data.test.x,
+                        inputs.fid_real, FEATURE_EXTRACTORS.get(cfg.fid_extractor),
+                        ctx.res.fid_weights(), cfg.batch_size, ctx.res.device.type == "cuda")
+
+
+def check_sample_counts(cfg: EvalConfig) -> None:
+    """Density and coverage need more samples on each side than their k neighbours."""
+    smallest = min(cfg.fid_gen_count, cfg.fid_real_count)
+    if smallest <= DENSITY_COVERAGE_K:
+        field = "fid_gen_count" if cfg.fid_gen_count == smallest else "fid_real_count"
+        raise ConfigError(f"eval.{field}: {smallest} is too few for prdc's {DENSITY_COVERAGE_K} "
+                          f"nearest neighbours; choose at least {DENSITY_COVERAGE_K + 1}")

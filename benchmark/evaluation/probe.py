@@ -1,28 +1,31 @@
-"""probe_acc: a linear probe on encoder means, from a few labelled images per class.
+"""The encoder's metrics: a linear probe (probe_acc) and 1-nearest-neighbour accuracy (knn_acc)
+on encoder means, each with its random-encoder baseline.
 
-The ALI paper's semi-supervised view of the encoder: with `per_class` labels per class, how well
-does a logistic regression on mu(x) classify the test split? Fixed label draws make it
-deterministic; the spread over draws is reported beside the mean.
+probe_acc is the ALI paper's semi-supervised view of the encoder: with `per_class` labels per
+class, how well does a logistic regression on mu(x) classify the test split? Fixed label draws
+make it deterministic; the spread over draws is reported beside the mean. knn_acc is a
+label-free view: if same-class inputs land near each other in z, the nearest training encoding
+carries the right label. The baselines (`probe_acc_random`, `knn_acc_random`) score a randomly
+initialised encoder of the same architecture: what the architecture gives before any training.
 """
 
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+if TYPE_CHECKING:
+    from benchmark.evaluation.context import EvalContext
+
 KEY_PROBE_ACC = "probe_acc"
 KEY_PROBE_ACC_STD = "probe_acc_std"
-
-
-def draw_per_class(y: torch.Tensor, per_class: int, generator: torch.Generator) -> torch.Tensor:
-    """`per_class` distinct indices of each label in y (all of a class if it has fewer)."""
-    picks = []
-    for label in torch.unique(y).tolist():
-        members = torch.nonzero(y == label).flatten()
-        picks.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
-    return torch.cat(picks)
+KEY_PROBE_ACC_RANDOM = "probe_acc_random"
+KEY_KNN_ACC = "knn_acc"
+KEY_KNN_ACC_RANDOM = "knn_acc_random"
+_CHUNK = 1024  # test rows per distance matrix, to bound memory
 
 
 def fit_and_score(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
@@ -52,3 +55,43 @@ def probe_accuracy(draws: list[tuple[torch.Tensor, torch.Tensor]], test_x: torch
     """Mean and standard deviation of the probe's test accuracy over labelled draws (feats, y)."""
     scores = [fit_and_score(x, y, test_x, test_y) for x, y in draws]
     return {KEY_PROBE_ACC: float(np.mean(scores)), KEY_PROBE_ACC_STD: float(np.std(scores))}
+
+
+def nearest_neighbour(train: torch.Tensor, test: torch.Tensor) -> torch.Tensor:
+    """Index into `train` of the Euclidean nearest neighbour of every row of `test`."""
+    train, test = train.double(), test.double()
+    return torch.cat([torch.cdist(test[i : i + _CHUNK], train).argmin(dim=1)
+                      for i in range(0, len(test), _CHUNK)])
+
+
+def knn_accuracy(train_feats: torch.Tensor, train_y: torch.Tensor, test_feats: torch.Tensor,
+                 test_y: torch.Tensor) -> dict[str, float]:
+    """Fraction of test rows whose nearest training row has the same label."""
+    predicted = train_y[nearest_neighbour(train_feats, test_feats)]
+    return {KEY_KNN_ACC: (predicted == test_y).double().mean().item()}
+
+
+def probe(ctx: EvalContext) -> dict[str, float]:
+    """The `probe` metric on the fixed label draws and test inputs."""
+    inputs = ctx.res.inputs
+    draws = [(ctx.means(inputs.train_x(idx)), inputs.data.train.y[idx])
+             for idx in inputs.probe_draws]
+    return probe_accuracy(draws, ctx.test_means(), inputs.data.test.y[inputs.test])
+
+
+def knn(ctx: EvalContext) -> dict[str, float]:
+    """The `knn` metric on the fixed training encodings and test inputs."""
+    inputs = ctx.res.inputs
+    train = ctx.means(inputs.train_x(inputs.knn_train))
+    return knn_accuracy(train, inputs.data.train.y[inputs.knn_train], ctx.test_means(),
+                        inputs.data.test.y[inputs.test])
+
+
+def probe_random(ctx: EvalContext) -> dict[str, float]:
+    """probe_acc of the random encoder (nothing when the run cannot build one)."""
+    return {} if ctx.encoder is None else {KEY_PROBE_ACC_RANDOM: probe(ctx)[KEY_PROBE_ACC]}
+
+
+def knn_random(ctx: EvalContext) -> dict[str, float]:
+    """knn_acc of the random encoder (nothing when the run cannot build one)."""
+    return {} if ctx.encoder is None else {KEY_KNN_ACC_RANDOM: knn(ctx)[KEY_KNN_ACC]}

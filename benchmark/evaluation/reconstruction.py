@@ -7,12 +7,15 @@ reconstruction shows how much of the error is the encoder's own spread.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 from torch import nn
 
 from benchmark.data import as_float
+
+if TYPE_CHECKING:
+    from benchmark.evaluation.context import EvalContext
 
 KEY_RECON_MSE = "recon_mse"  # Gx(z), z = mu + sigma * eps with fixed eps
 KEY_RECON_MSE_MEAN = "recon_mse_mean"  # Gx(mu)
@@ -60,3 +63,15 @@ def mean_input(train_x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
 def mean_image_mse(mean: torch.Tensor, x: torch.Tensor) -> dict[str, float]:
     """The error of a model that 'reconstructs' every input x as the training mean."""
     return {KEY_RECON_MSE_MEAN_IMAGE: mean_squared_error(mean.expand_as(x), x)}
+
+
+def recon_mse(ctx: EvalContext) -> dict[str, float]:
+    """The `recon_mse` metric on the fixed recon inputs."""
+    inputs = ctx.res.inputs
+    return reconstruction_mse(inputs.test_x(inputs.recon), ctx.reconstructions())
+
+
+def recon_mse_baseline(ctx: EvalContext) -> dict[str, float]:
+    """The mean-image baseline on the same inputs."""
+    inputs = ctx.res.inputs
+    return mean_image_mse(mean_input(inputs.data.train.x), inputs.test_x(inputs.recon))

@@ -1,61 +1,169 @@
-"""The metric registry: a plain dict from name to `Metric`, filled through `register_metric`.
+"""What a metric is, and the registry `eval.metrics` chooses from.
 
-The built-in metrics are registered at the bottom of `evaluator.py`, with the same function a
-plug-in would use.
+A metric declares, in one place, everything the rest of the suite needs to know about it: how to
+compute it, on which data, the keys it logs and, for each key, which way is better, the baseline
+it stands beside and how the report shows it. Validation, `--help`, MLflow and the report read
+these declarations, so a registered metric needs no other edit.
+
+This module imports neither torch nor any metric's code, so the report reads the declarations
+without loading torch. The built-in metrics register in `benchmark/evaluation/metrics.py`, with
+the same `METRICS.register` a plug-in uses.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any
+
+from benchmark.registry import Registry
 
 if TYPE_CHECKING:
     from benchmark.evaluation.context import EvalContext
+    from benchmark.evaluation.settings import EvalConfig
 
 DATA_KINDS = ("image", "points")
+AVERAGED_PREFIX = "avg_"  # avg_<kind>.<key>: the same metric, of averaged parameters
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A number logged beside a metric: at step 0 (`Metric.baseline`) or with every evaluation.
+
+    `key` may contain `{key}`, the metric's own key (`{key}_heldout`). `floor`: what a trivial
+    model scores (mean image, random encoder); a config that does not beat it is flagged.
+    Otherwise a ceiling, the best the instrument can give (the classifier's accuracy on real
+    images bounds recon_acc): shown beside, never flagged.
+    """
+
+    key: str
+    name: str  # in words, as the page says it: "mean-image baseline"
+    floor: bool = True
+
+    def key_for(self, key: str) -> str:
+        return self.key.replace("{key}", key)
+
+
+@dataclass(frozen=True)
+class MetricKey:
+    """One key (or a family, `*` standing for a setting such as the extractor: `fid_*`) that a
+    metric's compute returns, and how the report shows it.
+
+    `label` names the summary column: `{key}` is the logged key, any other `{<param>}` the run's
+    param (`{eval.fid_gen_count}`), so numbers made with other settings never share a column.
+    `digits`: significant digits of the means on the page. `plotted`: a panel in the final-metric
+    figure. `best`: also a `(best)` column, the best value of the key's history (the live column
+    is then called `(final)`).
+    """
+
+    key: str
+    higher_is_better: bool
+    baseline: Baseline | None = None
+    label: str = "{key}"
+    digits: int = 4
+    plotted: bool = True
+    best: bool = False
+
+    def matches(self, key: str) -> bool:
+        return fnmatchcase(key, self.key)
+
+    def beats(self, value: float, baseline: float) -> bool:
+        """Whether `value` is strictly better than `baseline` in this key's direction."""
+        return value > baseline if self.higher_is_better else value < baseline
+
+    def column(self, key: str, params: Mapping[str, Any]) -> str:
+        """The summary column of logged `key` (averaged or not) for a run with `params`."""
+        def fill(match: re.Match[str]) -> str:
+            name = match.group(1)
+            value = key if name == "key" else params.get(name)
+            return "?" if value is None or value != value else str(value)  # NaN: not logged
+        label = re.sub(r"\{([^{}]+)\}", fill, self.label)
+        return f"{label} (final)" if self.best and base_key(key) == key else label
+
+    def best_column(self, key: str, params: Mapping[str, Any]) -> str:
+        return self.column(key, params).removesuffix(" (final)") + " (best)"
+
+    def resolved(self, key: str) -> MetricKey:
+        """This declaration for one logged key (averaged or not): its baseline's key filled in
+        (`{key}_heldout` -> `precision_classifier_k3_heldout`)."""
+        if self.baseline is None or "{key}" not in self.baseline.key:
+            return self
+        return replace(self, baseline=replace(self.baseline,
+                                              key=self.baseline.key_for(base_key(key))))
 
 
 @dataclass(frozen=True)
 class Metric:
-    """One metric: how to compute it from an evaluation context, and where it makes sense.
+    """One metric of `eval.metrics`.
 
-    `compute` takes the evaluator's per-call context (the model and the fixed inputs) and returns a
-    flat dict of floats; `kinds` are the data kinds it accepts; `needs_labels` rejects it on
-    unlabelled data (CelebA) before a run starts rather than after its first evaluation;
-    `fid_features` says it works in the FID's feature space (`eval.fid_extractor`), whose
-    weights the evaluator then resolves before training.
+    compute:         the evaluator's per-call context (model and fixed inputs) -> flat dict of
+                     floats, whose keys `keys` declares.
+    kinds:           the data kinds it applies to (`image`, `points`).
+    keys:            what compute returns, for the report (a key it does not declare is logged
+                     to MLflow but never shown).
+    needs_labels:    refused on data without classes (CelebA) before a run starts.
+    needs_modes:     refused on data whose source declares no `modes` (centres and spread).
+    fid_features:    works in the FID's feature space (`eval.fid_extractor`), whose weights the
+                     evaluator resolves before training.
+    uses_classifier: uses the dataset's classifier (its test accuracy is logged at step 0).
+    baseline:        step-0 baselines, cached on disk per data and settings: called with a
+                     context whose encoder is randomly initialised (None when the run has no way
+                     to build one) and that has no decoder.
+    check:           refuses impossible settings of this metric with a ConfigError, before a run.
     """
 
     compute: Callable[[EvalContext], dict[str, float]]
     kinds: tuple[str, ...]
+    keys: tuple[MetricKey, ...]
     needs_labels: bool = False
+    needs_modes: bool = False
     fid_features: bool = False
+    uses_classifier: bool = False
+    baseline: Callable[[EvalContext], dict[str, float]] | None = None
+    check: Callable[[EvalConfig], None] | None = None
 
 
-METRICS: dict[str, Metric] = {}
-
-
-def register_metric(name: str, metric: Metric) -> None:
-    """Add a metric under `name`; names are unique, plain and used verbatim in configs."""
-    if not isinstance(name, str) or not name or name.strip() != name or os.sep in name:
-        raise ValueError(f"metric name must be a plain non-empty string, got {name!r}")
-    if name in METRICS:
-        raise ValueError(f"metric {name!r} is already registered")
+def _check_metric(name: str, metric: Metric) -> None:
     if not isinstance(metric, Metric) or not callable(metric.compute):
-        raise ValueError(f"metric {name!r} must be a Metric with a callable compute")
+        raise TypeError(f"metric {name!r} must be a Metric with a callable compute, "
+                        f"got {type(metric).__name__}")
     unknown = [k for k in metric.kinds if k not in DATA_KINDS]
     if not metric.kinds or unknown:
         raise ValueError(f"metric {name!r}: kinds {metric.kinds!r} must be among {DATA_KINDS}")
-    METRICS[name] = metric
+    if not metric.keys or not all(isinstance(k, MetricKey) for k in metric.keys):
+        raise ValueError(f"metric {name!r}: keys must declare at least one MetricKey (the "
+                         "report shows only declared keys)")
+
+
+METRICS: Registry[Metric] = Registry("metric", "eval.metrics", check=_check_metric)
+
+
+def base_key(key: str) -> str:
+    """The key without the `avg_<kind>.` prefix of averaged parameters."""
+    return key.split(".", 1)[1] if key.startswith(AVERAGED_PREFIX) and "." in key else key
+
+
+def declared_keys() -> list[MetricKey]:
+    """Every registered metric's keys: metrics by name, keys in their declared order."""
+    return [k for _, metric in METRICS.items() for k in metric.keys]
+
+
+def declared(key: str) -> MetricKey | None:
+    """The declaration of a logged key (averaged or not), its baseline key resolved; None for
+    keys that are no declared metric of the model (losses, times, the baselines themselves)."""
+    base = base_key(key)
+    found = next((k for k in declared_keys() if k.matches(base)), None)
+    return None if found is None else found.resolved(key)
+
+
+def position(found: MetricKey) -> int:
+    """Where a declaration comes among all of them (the report's column order)."""
+    patterns = [k.key for k in declared_keys()]
+    return patterns.index(found.key) if found.key in patterns else len(patterns)
 
 
 def uses_fid_features(metrics: list[str] | set[str]) -> bool:
     """Whether any of the (registered) metrics needs the FID's feature extractor."""
     return any(METRICS[name].fid_features for name in metrics if name in METRICS)
-
-
-def metric_names() -> list[str]:
-    """The valid values of `eval.metrics`, for the config layer's `choices`."""
-    return sorted(METRICS)

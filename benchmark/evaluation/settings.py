@@ -1,4 +1,5 @@
-"""Options of the evaluation: which metrics, on how many fixed inputs, with which extractor.
+"""Options of the evaluation (which metrics, on how many fixed inputs, with which extractor),
+and the checks that refuse impossible ones before a run starts, each with one line naming the fix.
 
 Sample counts are part of the run key: FID from different sample sizes is never comparable.
 """
@@ -6,16 +7,18 @@ Sample counts are part of the run key: FID from different sample sizes is never 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from benchmark.evaluation.feature_extractors import feature_extractor_names
-from benchmark.evaluation.registry import metric_names
+from benchmark.errors import ConfigError
+from benchmark.evaluation.fidelity import FEATURE_EXTRACTORS
+from benchmark.evaluation.registry import METRICS, uses_fid_features
 
 
 @dataclass
 class EvalConfig:
     metrics: list[str] = field(
         default_factory=lambda: ["recon_mse"],
-        metadata={"help": "metrics computed at every evaluation", "choices": metric_names})
+        metadata={"help": "metrics computed at every evaluation", "choices": METRICS.names})
     batch_size: int = field(
         default=500, metadata={"help": "inputs per forward pass during evaluation (memory only)",
                                "min": 1, "in_key": False})
@@ -36,7 +39,7 @@ class EvalConfig:
     fid_extractor: str = field(
         default="classifier",
         metadata={"help": "features for FID/KID/IS: the dataset's own classifier (offline) or "
-                          "Inception-v3", "choices": feature_extractor_names})
+                          "Inception-v3", "choices": FEATURE_EXTRACTORS.names})
     fid_gen_count: int = field(
         default=1000, metadata={"help": "generated images (from fixed latents) for FID/KID/IS "
                                         "(IS averages 10 splits)", "min": 10})
@@ -85,3 +88,42 @@ class EvalConfig:
     cache_dir: str = field(
         default="runs/cache", metadata={"help": "where classifiers and baselines are cached",
                                         "in_key": False})
+
+
+def validate_eval_config(cfg: EvalConfig, data: Any, labelled: bool = True) -> None:
+    """Metric names, metric against the data (its kind, its labels, its declared modes), the
+    extractor against the labels, and each metric's own `check`.
+
+    `data` is a dataset source or a loaded `DataBundle`: its `kind`, and its `modes` if it
+    declares them. `labelled` is False for data without classes (CelebA).
+    """
+    for name in cfg.metrics:
+        METRICS.get(name)
+    if len(set(cfg.metrics)) != len(cfg.metrics):
+        raise ConfigError(f"eval.metrics: {cfg.metrics!r} names a metric twice")
+    has_modes = getattr(data, "modes", None) is not None
+
+    def refusal(metric: Any) -> str | None:
+        if data.kind not in metric.kinds:
+            return f"does not apply to {data.kind} data"
+        if metric.needs_labels and not labelled:
+            return "needs class labels, which this dataset lacks"
+        if metric.needs_modes and not has_modes:
+            return "needs the modes (centres and spread) of the data, which its source does " \
+                   "not declare"
+        return None
+
+    valid = [n for n, m in METRICS.items() if refusal(m) is None]
+    for name in cfg.metrics:
+        why = refusal(METRICS[name])
+        if why is not None:
+            raise ConfigError(f"eval.metrics: {name!r} {why}; choose from: {', '.join(valid)}")
+    if uses_fid_features(cfg.metrics):
+        extractor = FEATURE_EXTRACTORS.get(cfg.fid_extractor)
+        if not labelled and extractor.needs_labels:
+            free = [n for n, e in FEATURE_EXTRACTORS.items() if not e.needs_labels]
+            raise ConfigError(f"eval.fid_extractor: {cfg.fid_extractor!r} is trained on class "
+                              f"labels, which this dataset lacks; choose from: {', '.join(free)}")
+    for name in cfg.metrics:
+        if METRICS[name].check is not None:
+            METRICS[name].check(cfg)

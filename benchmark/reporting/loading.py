@@ -20,14 +20,17 @@ from mlflow.entities import Run, ViewType
 from mlflow.exceptions import MlflowException
 
 from benchmark.errors import ConfigError, DataError, first_line
-from benchmark.tracking import fail_fast
+from benchmark.tracking import (
+    OUTCOME_FINISHED,
+    TAG_COLLAPSED,
+    TAG_CONFIG_KEY,
+    TAG_KIND,
+    TAG_OUTCOME,
+    TAG_RUN_KEY,
+    fail_fast,
+)
 
-KIND_TAG = "alibench.kind"
-RUN_KIND = "run"
-RUN_KEY_TAG = "run_key"
-CONFIG_KEY_TAG = "config_key"
-OUTCOME_TAG = "outcome"
-COLLAPSED_TAG = "collapsed"
+RUN_KIND = "run"  # the TAG_KIND of a training run (grid runs are "grid")
 SEED_PARAM = "seed"
 PAGE_SIZE = 1000
 # A progress bar per downloaded panel would bury the CLI's one line of output.
@@ -108,11 +111,11 @@ class RunStore:
     def load(self, name: str, wants_history: Callable[[str], bool]) -> ExperimentRuns:
         """Every training run of experiment `name` (tag alibench.kind=run), one per run key."""
         experiment_id = self.experiment_id(name)
-        found = self._search(experiment_id, f"tags.`{KIND_TAG}` = '{RUN_KIND}'")
+        found = self._search(experiment_id, f"tags.`{TAG_KIND}` = '{RUN_KIND}'")
         if not found:
             others = len(self._search(experiment_id, ""))
             raise DataError(f"--experiment: experiment {name!r} has no training runs (tag "
-                            f"{KIND_TAG}={RUN_KIND}); it has {others} other run(s)")
+                            f"{TAG_KIND}={RUN_KIND}); it has {others} other run(s)")
         kept = _newest_per_run_key(found)
         history = _histories(self.client, kept, wants_history)
         return ExperimentRuns(
@@ -141,11 +144,11 @@ class RunStore:
 def _newest_per_run_key(runs: list[Run]) -> list[Run]:
     """One MLflow run per run key: a finished one if any, else the newest (as tracking.find)."""
     def rank(run: Run) -> tuple[bool, int]:
-        return run.data.tags.get(OUTCOME_TAG) == "finished", run.info.start_time or 0
+        return run.data.tags.get(TAG_OUTCOME) == OUTCOME_FINISHED, run.info.start_time or 0
 
     chosen: dict[str, Run] = {}
     for run in sorted(runs, key=rank):
-        chosen[run.data.tags.get(RUN_KEY_TAG, run.info.run_id)] = run
+        chosen[run.data.tags.get(TAG_RUN_KEY, run.info.run_id)] = run
     return list(chosen.values())
 
 
@@ -157,11 +160,11 @@ def _runs_frame(runs: list[Run]) -> pd.DataFrame:
         rows.append({
             "run_id": run.info.run_id,
             "run_name": run.info.run_name,
-            "run_key": tags.get(RUN_KEY_TAG, ""),
-            "config_key": tags.get(CONFIG_KEY_TAG) or _fallback_config_key(params),
+            "run_key": tags.get(TAG_RUN_KEY, ""),
+            "config_key": tags.get(TAG_CONFIG_KEY) or _fallback_config_key(params),
             "seed": int(seed) if seed is not None and seed.lstrip("-").isdigit() else None,
-            "outcome": tags.get(OUTCOME_TAG, "finished"),
-            "collapsed": tags.get(COLLAPSED_TAG, "").lower() == "true",
+            "outcome": tags.get(TAG_OUTCOME, OUTCOME_FINISHED),
+            "collapsed": tags.get(TAG_COLLAPSED, "").lower() == "true",
             "start_time": run.info.start_time,
         })
     return pd.DataFrame(rows).set_index("run_id")

@@ -2,7 +2,7 @@
 
 Curves are drawn per config with a band of ± 1 std over seeds; diverged runs simply end early.
 A figure whose metric no run logged is skipped with a reason the page prints, never an error.
-A metric with a trivial baseline (benchmark.metric_keys) shows it as a dashed line: one per
+A metric with a baseline (its declaration: benchmark.evaluation.registry) is a dashed line: one per
 config where the configs' baselines differ, else one for all (the gid of each starts with
 `baseline-<key>`, so the SVG names it).
 """
@@ -23,8 +23,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from benchmark import metric_keys  # noqa: E402
-from benchmark.metric_keys import MetricKey  # noqa: E402
+from benchmark.evaluation.registry import MetricKey, base_key, declared  # noqa: E402
 from benchmark.reporting import tables  # noqa: E402
 from benchmark.reporting.loading import ExperimentRuns  # noqa: E402
 
@@ -41,8 +40,12 @@ BASELINE_STYLE = "--"
 
 
 def wants_history(key: str) -> bool:
-    """The metric histories the figures (and the best recon_mse) need from MLflow."""
-    return key in HISTORY_KEYS or key.startswith(HISTORY_PREFIXES)
+    """The metric histories the figures and the `best` columns of the summary need from
+    MLflow."""
+    if key in HISTORY_KEYS or key.startswith(HISTORY_PREFIXES):
+        return True
+    found = declared(key)
+    return found is not None and found.best and base_key(key) == key
 
 
 @dataclass
@@ -186,7 +189,7 @@ def _lines(ctx: Context, keys: list[str], ylabel: str = "") -> plt.Figure | None
             ax.plot(band.index, band["mean"], color=ctx.palette[label])
             ax.fill_between(band.index, band["mean"] - band["std"], band["mean"] + band["std"],
                             color=ctx.palette[label], alpha=0.2, lw=0)
-        found = metric_keys.declared(key)
+        found = declared(key)
         if found is not None and found.baseline is not None:
             levels = ctx.baseline_levels(found.baseline.key, ctx.configs.frame["label"])
             present = _present(ctx, part)
@@ -199,7 +202,7 @@ def _lines(ctx: Context, keys: list[str], ylabel: str = "") -> plt.Figure | None
 
 
 def _recon_baseline_note(ctx: Context) -> str:
-    found = metric_keys.declared("recon_mse")
+    found = declared("recon_mse")
     if found is None or found.baseline is None or not (
             ctx.baselines["metric"] == found.baseline.key).any():
         return ""
@@ -268,7 +271,7 @@ def _draw_recon_against(ctx: Context, x_key: str, what: str,
         colour = ctx.palette[label]
         ax.plot(grid / scale, mean, color=colour, label=label)
         ax.fill_between(grid / scale, mean - std, mean + std, color=colour, alpha=0.2, lw=0)
-    found = metric_keys.declared("recon_mse")
+    found = declared("recon_mse")
     if found is not None and found.baseline is not None:
         levels = ctx.baseline_levels(found.baseline.key, ctx.configs.frame["label"])
         baseline_lines(ax, found, {k: v for k, v in levels.items() if k in curves}, ctx.palette)
@@ -340,8 +343,9 @@ def draw_finals(ctx: Context) -> tuple[plt.Figure, str] | str:
     hue_order = _ordered(params[hue]) if hue else None
     colours = dict(zip(hue_order, sns.color_palette(n_colors=len(hue_order)), strict=True)
                    ) if hue_order else None
-    metrics = tables.metric_order(list(frame["metric"].unique()))
-    declared = tables.declarations(ctx.finals)
+    declared_columns = tables.declarations(ctx.finals)
+    metrics = [m for m in tables.metric_order(frame)
+               if m not in declared_columns or declared_columns[m].plotted]
     shown: dict[str, MetricKey] = {}
     cols = min(3, len(metrics))
     rows = math.ceil(len(metrics) / cols)
@@ -353,7 +357,7 @@ def draw_finals(ctx: Context) -> tuple[plt.Figure, str] | str:
                   "palette": colours, "ax": ax, "legend": False}
         sns.boxplot(part, fill=False, showfliers=False, **common)
         sns.stripplot(part, dodge=hue is not None, **common)
-        found = declared.get(metric)
+        found = declared_columns.get(metric)
         if found is not None and found.baseline is not None:
             levels = ctx.baseline_levels(found.baseline.key, params[cat])
             if baseline_ticks(ax, found, levels, order):
@@ -382,11 +386,11 @@ def draw_lr(ctx: Context) -> tuple[plt.Figure, str] | str:
     if not lrs:
         return "the runs do not vary optim.lr_g or optim.lr_d"
     counted = ctx.finals[ctx.finals["counted"]]
-    metrics = [m for m in tables.metric_order(list(counted["metric"].unique()))
+    metrics = [m for m in tables.metric_order(counted)
                if m == tables.FINAL_RECON or m.startswith("fid_")]
     if not metrics:
         return "no finished run logged recon_mse or fid_<extractor>"
-    declared = tables.declarations(ctx.finals)
+    declared_columns = tables.declarations(ctx.finals)
     shown: dict[str, MetricKey] = {}
     hue = OPTIMIZER_PARAM if OPTIMIZER_PARAM in params.columns else None
     hue_order = _ordered(params[hue].reindex(ctx.configs.frame.index)) if hue else None
@@ -402,7 +406,7 @@ def draw_lr(ctx: Context) -> tuple[plt.Figure, str] | str:
             part[lr] = part[lr].astype(float)
             sns.lineplot(part, x=lr, y="value", hue=hue, hue_order=hue_order, palette=colours,
                          marker="o", errorbar="sd", ax=axes[i][j], legend=False)
-            found = declared.get(metric)
+            found = declared_columns.get(metric)
             if found is not None and found.baseline is not None:
                 levels = ctx.baseline_levels(found.baseline.key, ctx.configs.frame["label"])
                 if baseline_lines(axes[i][j], found, levels):

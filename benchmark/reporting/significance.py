@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from benchmark.errors import ConfigError
+from benchmark.registry import Registry
 
 MIN_SEEDS = 2  # a config with one run is shown in the summary but never tested
 
@@ -55,25 +55,18 @@ def _no_floor(n_a: int, n_b: int) -> float:
     return 0.0
 
 
-TESTS: dict[str, PairTest] = {}
-
-
-def register_test(name: str, test: PairTest) -> None:
-    """Add a named test for `--test`; names are single words and cannot be taken twice."""
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"test name must be a single word, got {name!r}")
-    if name in TESTS:
-        raise ValueError(f"test {name!r} is already registered")
+def _check_test(name: str, test: PairTest) -> None:
     if not isinstance(test, PairTest) or not callable(test.run) or not callable(test.floor):
-        raise ValueError(f"test {name!r} must be a PairTest with callable run and floor")
-    TESTS[name] = test
+        raise TypeError(f"test {name!r} must be a PairTest with callable run and floor, "
+                        f"got {type(test).__name__}")
+
+
+TESTS: Registry[PairTest] = Registry("test", "--test", check=_check_test)
 
 
 def get_test(name: str) -> PairTest:
     """The registered test `name`; ConfigError listing the known ones."""
-    if name not in TESTS:
-        raise ConfigError(f"--test: unknown value {name!r}; choose from: {', '.join(TESTS)}")
-    return TESTS[name]
+    return TESTS.get(name)
 
 
 def holm(pvalues: Sequence[float]) -> np.ndarray:
@@ -132,7 +125,7 @@ def resolution_note(table: pd.DataFrame, test: str) -> str:
             "normal approximation): " + "; ".join(floors) + ".")
 
 
-register_test("mannwhitney", PairTest("Mann-Whitney U, two-sided (scipy.stats.mannwhitneyu)",
+TESTS.register("mannwhitney", PairTest("Mann-Whitney U, two-sided (scipy.stats.mannwhitneyu)",
                                       _mannwhitney, _mannwhitney_floor))
-register_test("welch", PairTest("Welch's t-test, two-sided (scipy.stats.ttest_ind, "
+TESTS.register("welch", PairTest("Welch's t-test, two-sided (scipy.stats.ttest_ind, "
                                 "equal_var=False)", _welch, _no_floor))

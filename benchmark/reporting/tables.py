@@ -4,10 +4,12 @@ A config is every run with the same `config_key` tag (everything but the seed). 
 shows the params that vary across configs, so a row reads as "adam, instance noise, lr 2e-4".
 Means and standard deviations use only runs that finished: diverged, failed and running runs
 are counted in their own columns instead of mixing half-trained numbers into the means.
-FID/KID/IS columns carry their extractor (in the metric key) and sample counts (from the run's
-params) in the column name, so numbers made with different settings never share a column.
-Each metric with a trivial baseline (benchmark.metric_keys) has the baseline's columns beside
-it, named by the baseline's key, and `baseline_flags` names every config that does not beat one.
+Which logged keys are metrics, their column names, order, direction and baselines all come from
+the metrics' declarations (`benchmark.evaluation.registry`), so a registered metric shows here
+with no edit. FID/KID/IS and prdc columns carry their extractor (in the metric key) and sample
+counts (from the run's params) in the column name, so numbers made with different settings never
+share a column. Each metric with a baseline has the baseline's columns beside it, named by the
+baseline's key, and `baseline_flags` names every config that does not beat its floor.
 """
 
 from __future__ import annotations
@@ -17,14 +19,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from benchmark import metric_keys
-from benchmark.metric_keys import MetricKey
+from benchmark.evaluation.registry import MetricKey, base_key, declared, position
 from benchmark.reporting.loading import SEED_PARAM, ExperimentRuns
 from benchmark.reporting.references import MeasuredConfig
 
 UNCOUNTED_OUTCOMES = ("diverged", "failed", "running")
-# FID, KID and IS: families of keys whose values depend on the sample counts
-SAMPLE_METRIC_PREFIXES = tuple(m.key for m in metric_keys.METRIC_KEYS if m.prefix)
 FID_EXTRACTOR_PARAM = "eval.fid_extractor"
 FID_GEN_PARAM = "eval.fid_gen_count"
 FID_REAL_PARAM = "eval.fid_real_count"
@@ -128,26 +127,20 @@ def measured_configs(data: ExperimentRuns, configs: Configs) -> list[MeasuredCon
     return out
 
 
-base_metric = metric_keys.base_key
+base_metric = base_key
 
 
 def summary_metric(key: str) -> bool:
     """Whether a metric key enters the summary: every declared metric of the model, also as
     `avg_<kind>.` averaged-params metric (not losses, times or the baselines themselves)."""
-    return metric_keys.declared(key) is not None
+    return declared(key) is not None
 
 
 def metric_label(key: str, params: pd.Series) -> str:
-    """The column name of a metric: sample-based metrics state their sample counts."""
-    base = base_metric(key)
-    gen, real = params.get(FID_GEN_PARAM), params.get(FID_REAL_PARAM)
-    if base.startswith(("fid_", "kid_")):
-        return f"{key} ({gen or '?'} gen / {real or '?'} real)"
-    if base.startswith("is_"):
-        return f"{key} ({gen or '?'} gen)"
-    if key == "recon_mse":
-        return FINAL_RECON
-    return key
+    """The column name of a logged key: its declared label (sample-based metrics state their
+    sample counts); an undeclared key is its own name."""
+    found = declared(key)
+    return key if found is None else found.column(key, params)
 
 
 LONG_COLUMNS = ["run_id", "config", "label", "counted", "metric", "key", "value"]
@@ -161,8 +154,8 @@ def _long(rows: list[tuple[str, str, str, float]], configs: Configs) -> pd.DataF
 
 def final_values(data: ExperimentRuns, configs: Configs) -> pd.DataFrame:
     """Long table run_id, config, label, counted, metric (the column name), key (the logged
-    key), value of every summary metric: the last logged value, the best (min) recon_mse of the
-    history, and the CPU time used."""
+    key), value of every summary metric: the last logged value, the best value of the history
+    for keys declared `best` (recon_mse), and the CPU time used."""
     rows = []
     for run_id, finals in data.finals.iterrows():
         params = data.params.loc[run_id]
@@ -171,16 +164,23 @@ def final_values(data: ExperimentRuns, configs: Configs) -> pd.DataFrame:
                 rows.append((run_id, metric_label(key, params), key, float(value)))
         if pd.notna(finals.get("cpu_time_s")):
             rows.append((run_id, CPU_END, "cpu_time_s", float(finals["cpu_time_s"])))
-    recon = data.history[data.history["key"] == "recon_mse"]
-    for run_id, best in recon.groupby("run_id")["value"].min().items():
-        if pd.notna(best):
-            rows.append((run_id, BEST_RECON, "recon_mse", float(best)))
+    best = {k: found for k in data.history["key"].unique()
+            if (found := declared(k)) is not None and found.best and base_key(k) == k}
+    history = data.history[data.history["key"].isin(list(best))]
+    for (run_id, key), values in history.groupby(["run_id", "key"])["value"]:
+        found = best[key]
+        value = values.max() if found.higher_is_better else values.min()
+        if pd.notna(value):
+            rows.append((run_id, found.best_column(key, data.params.loc[run_id]), key,
+                         float(value)))
     return _long(rows, configs)
 
 
 def baseline_values(data: ExperimentRuns, configs: Configs) -> pd.DataFrame:
-    """The same long table for the baselines each run logged at step 0 (metric = key)."""
-    keys = [k for k in metric_keys.baseline_keys() if k in data.finals.columns]
+    """The same long table for the baselines each run logged beside its metrics (metric = key)."""
+    wanted = {found.baseline.key for found in map(declared, data.finals.columns)
+              if found is not None and found.baseline is not None}
+    keys = [k for k in data.finals.columns if k in wanted]
     rows = [(run_id, key, key, float(value))
             for run_id, finals in data.finals[keys].iterrows()
             for key, value in finals.items() if pd.notna(value)]
@@ -191,23 +191,24 @@ def declarations(finals: pd.DataFrame) -> dict[str, MetricKey]:
     """Each summary column name (metric) -> the declaration of its logged key."""
     out = {}
     for metric, key in finals[["metric", "key"]].drop_duplicates().itertuples(index=False):
-        found = metric_keys.declared(key)
+        found = declared(key)
         if found is not None:
             out[metric] = found
     return out
 
 
-def metric_order(metrics: list[str]) -> list[str]:
-    """recon first, then sample metrics, then the rest, averaged params after, CPU last."""
-    def rank(m: str) -> tuple[int, int, bool, str]:
-        if m == CPU_END:
-            return 2, 0, False, m
-        base = base_metric(m)
-        avg = int(base != m)
-        group = 0 if base.startswith("recon_mse") else 1 if base.startswith(
-            SAMPLE_METRIC_PREFIXES) else 2
-        return avg, group, m != FINAL_RECON, m
-    return sorted(metrics, key=rank)
+def metric_order(finals: pd.DataFrame) -> list[str]:
+    """The columns (`metric`) of a long table: keys with a best value first (recon_mse, final
+    before best), then in the order of their declarations, averaged params after, CPU last."""
+    def rank(item: tuple[str, str]) -> tuple[int, int, int, bool, str]:
+        metric, key = item
+        found = declared(key)
+        if found is None:
+            return 2, 0, 0, False, metric
+        return (int(base_key(key) != key), 0 if found.best else 1, position(found),
+                metric.endswith(" (best)"), metric)
+    pairs = finals[["metric", "key"]].drop_duplicates("metric").itertuples(index=False)
+    return [metric for metric, _ in sorted(map(tuple, pairs), key=rank)]
 
 
 def summary(configs: Configs, finals: pd.DataFrame,
@@ -222,7 +223,7 @@ def summary(configs: Configs, finals: pd.DataFrame,
     present = set(values["metric"])
     declared = declarations(finals)
     table = configs.frame.copy()
-    order = metric_order(list(finals["metric"].unique()))
+    order = metric_order(finals)
     follows: dict[str, str] = {}  # baseline -> the metric its columns follow
     for metric in order:  # live metrics come first: the last live one, else the first average
         found = declared.get(metric)
@@ -308,23 +309,26 @@ def fmt(value: float, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
-def mean_std(mean: float, std: float) -> str:
+def mean_std(mean: float, std: float, digits: int = 4) -> str:
     """'mean ± std', or just the mean when one run gives no spread."""
     if isinstance(mean, float) and math.isnan(mean):
         return "-"
-    return fmt(mean) if isinstance(std, float) and math.isnan(std) else (
-        f"{fmt(mean)} ± {fmt(std, 2)}")
+    return fmt(mean, digits) if isinstance(std, float) and math.isnan(std) else (
+        f"{fmt(mean, digits)} ± {fmt(std, 2)}")
 
 
-def summary_display(table: pd.DataFrame, varying: list[str]) -> pd.DataFrame:
-    """The summary as text cells: 'mean ± std', with '(n=k)' where a metric has fewer runs."""
+def summary_display(table: pd.DataFrame, varying: list[str],
+                    declared_columns: dict[str, MetricKey] | None = None) -> pd.DataFrame:
+    """The summary as text cells: 'mean ± std' (the mean to its declaration's digits), with
+    '(n=k)' where a metric has fewer runs."""
+    digits = {m: found.digits for m, found in (declared_columns or {}).items()}
     counts = [c for c in ("runs", "n", "diverged", "collapsed", "failed", "running")
               if c in table.columns]
     out = table[[*varying, *counts]].astype(str)  # the label repeats the varying params
     for metric in summary_metrics(table):
         cells = []
         for config, row in table.iterrows():
-            cell = mean_std(row[f"{metric} mean"], row[f"{metric} std"])
+            cell = mean_std(row[f"{metric} mean"], row[f"{metric} std"], digits.get(metric, 4))
             k = row[f"{metric} n"]
             if cell != "-" and k != table.at[config, "n"]:
                 cell += f" (n={k})"

@@ -11,11 +11,13 @@ import pytest
 import torch
 from eval_models import tiny_ali, tiny_encoder
 
-from benchmark.data import DataBundle
+from benchmark.data import DATASETS, DataBundle
 from benchmark.errors import ConfigError
 from benchmark.evaluation import METRICS, EvalConfig, Evaluator, validate_eval_config
 
 IMAGE_METRICS = ["recon_mse", "fid", "probe", "knn", "recon_acc"]
+MNIST = DATASETS["mnist"]
+SOURCE_OF = {"image": MNIST, "points": DATASETS["mixture25"]}
 IMAGE_KEYS = {
     "recon_mse", "recon_mse_mean", "fid_classifier", "kid_classifier", "kid_classifier_std",
     "is_classifier", "is_classifier_std", "probe_acc", "probe_acc_std", "knn_acc", "recon_acc",
@@ -105,17 +107,17 @@ BAD_CONFIGS = [
 @pytest.mark.parametrize(("changes", "kind", "message"), BAD_CONFIGS)
 def test_impossible_settings_are_one_line_config_errors(changes, kind, message):
     with pytest.raises(ConfigError, match=message) as err:
-        validate_eval_config(EvalConfig(**changes), kind)
+        validate_eval_config(EvalConfig(**changes), SOURCE_OF[kind])
     assert "\n" not in str(err.value)
 
 
 def test_label_metrics_are_refused_on_unlabelled_data():
     with pytest.raises(ConfigError, match=r"^eval\.metrics: 'probe' needs class labels"):
-        validate_eval_config(EvalConfig(metrics=["probe"]), "image", labelled=False)
+        validate_eval_config(EvalConfig(metrics=["probe"]), MNIST, labelled=False)
     with pytest.raises(ConfigError, match=r"^eval\.fid_extractor: 'classifier' .* choose from: "
                                           r"inception-v3-compat$"):
-        validate_eval_config(EvalConfig(metrics=["fid"]), "image", labelled=False)
-    validate_eval_config(EvalConfig(metrics=["recon_mse"]), "image", labelled=False)
+        validate_eval_config(EvalConfig(metrics=["fid"]), MNIST, labelled=False)
+    validate_eval_config(EvalConfig(metrics=["recon_mse"]), MNIST, labelled=False)
 
 
 def test_unlabelled_data_is_detected_by_the_evaluator(small_mnist, small_cfg):
@@ -140,7 +142,7 @@ def test_counts_beyond_the_split_are_config_errors(small_mnist, small_cfg):
 def test_every_setting_has_help_and_registry_choices():
     fields = {f.name: f for f in dataclasses.fields(EvalConfig)}
     assert all(f.metadata.get("help") for f in fields.values())
-    assert fields["metrics"].metadata["choices"]() == sorted(METRICS)
+    assert fields["metrics"].metadata["choices"]() == METRICS.names()
     assert fields["fid_extractor"].metadata["choices"]() == ["classifier", "inception-v3-compat"]
     assert fields["cache_dir"].metadata["in_key"] is False
     assert fields["weights_path"].metadata["in_key"] is False

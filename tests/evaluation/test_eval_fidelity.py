@@ -6,16 +6,19 @@ import math
 
 import torch
 
-from benchmark.evaluation import fidelity_result_keys
-from benchmark.evaluation.feature_extractors import get_feature_extractor
-from benchmark.evaluation.fidelity import UInt8Images, fidelity_metrics
-from benchmark.evaluation.tensors import to_uint8_rgb
+from benchmark.evaluation.context import to_uint8_rgb
+from benchmark.evaluation.fidelity import (
+    FEATURE_EXTRACTORS,
+    UInt8Images,
+    fidelity_metrics,
+    result_keys,
+)
 
 N = 300
 
 
 def _fid(generated, real, classifier, kid_subset_size=50):
-    return fidelity_metrics(generated, real, get_feature_extractor("classifier"),
+    return fidelity_metrics(generated, real, FEATURE_EXTRACTORS.get("classifier"),
                             str(classifier.path), kid_subset_size)
 
 
@@ -44,7 +47,7 @@ def test_fid_of_a_set_with_itself_is_near_zero_and_grows_with_difference(
     same = _fid(a, a, trained_small_classifier)
     close = _fid(a, b, trained_small_classifier)
     far = _fid(inverted, a, trained_small_classifier)
-    assert set(same) == set(fidelity_result_keys("classifier"))
+    assert set(same) == set(result_keys("classifier"))
     assert abs(same["fid_classifier"]) < 1e-3 * far["fid_classifier"], (same, far)
     assert same["fid_classifier"] < close["fid_classifier"] < far["fid_classifier"], (close, far)
     # KID is unbiased: around zero (either sign) for one distribution, large for two.

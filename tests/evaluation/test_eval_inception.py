@@ -16,13 +16,13 @@ from torch_fidelity.feature_extractor_inceptionv3 import (
 
 from benchmark.errors import ConfigError, DataError
 from benchmark.evaluation import Evaluator
-from benchmark.evaluation.feature_extractors import (
+from benchmark.evaluation.fidelity import (
+    FEATURE_EXTRACTORS,
     WeightsSource,
-    get_feature_extractor,
+    fidelity_metrics,
     inception_cache_path,
     inception_weights,
 )
-from benchmark.evaluation.fidelity import fidelity_metrics
 
 
 class _InceptionStructure(FeatureExtractorInceptionV3):
@@ -56,7 +56,7 @@ def empty_hub(tmp_path: Path):
 @pytest.mark.slow
 def test_inception_plumbing_with_a_written_weights_file(tmp_path, small_mnist):
     weights = write_random_inception_weights(tmp_path)
-    extractor = get_feature_extractor("inception-v3-compat")
+    extractor = FEATURE_EXTRACTORS.get("inception-v3-compat")
     path = inception_weights(WeightsSource(str(weights), lambda: Path("unused")))
     a, b = small_mnist.test.x[:12], small_mnist.test.x[12:24]
     out = fidelity_metrics(a, b, extractor, path, kid_subset_size=10, batch_size=12)

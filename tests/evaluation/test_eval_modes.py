@@ -7,9 +7,10 @@ import dataclasses
 import pytest
 import torch
 
-from benchmark.data import DataBundle, DataConfig, load_dataset
+from benchmark.data import DATASETS, DataBundle, DataConfig, Modes, load_dataset
 from benchmark.data.mixture import MIXTURE25_CENTERS, MIXTURE25_STD
-from benchmark.evaluation import EvalConfig, Evaluator
+from benchmark.errors import ConfigError
+from benchmark.evaluation import EvalConfig, Evaluator, validate_eval_config
 from benchmark.evaluation.modes import mode_coverage, nearest_centre
 from benchmark.models import ModelConfig, build_ali
 
@@ -52,7 +53,8 @@ def test_nearest_centre():
 
 def test_evaluator_on_points_runs_modes_and_recon_and_draws_a_scatter(tmp_path):
     mixture = load_dataset(DataConfig(dataset="mixture25", test_subset=600), seed=0)
-    data = DataBundle(mixture.train.take(torch.arange(2000)), mixture.test, None, mixture.kind)
+    data = DataBundle(mixture.train.take(torch.arange(2000)), mixture.test, None, mixture.kind,
+                      mixture.modes)
     cfg = EvalConfig(metrics=["recon_mse", "modes"], recon_count=300, mode_sample_count=500,
                      probe_test_count=500, cache_dir=str(tmp_path))
     torch.manual_seed(0)
@@ -70,3 +72,42 @@ def test_evaluator_on_points_runs_modes_and_recon_and_draws_a_scatter(tmp_path):
     again = dataclasses.replace(cfg, metrics=["modes"])
     assert Evaluator(again, data, torch.device("cpu")).evaluate(ali)["modes_covered"] == out[
         "modes_covered"]
+
+
+def _points(modes: Modes | None) -> DataBundle:
+    """Mixture points under another dataset's name: only its declared modes differ."""
+    mixture = load_dataset(DataConfig(dataset="mixture25", train_subset=500, test_subset=300),
+                           seed=0)
+    return DataBundle(mixture.train, mixture.test, None, mixture.kind, modes)
+
+
+def test_the_modes_are_the_datasets_own(tmp_path):
+    """The metric scores against the centres and spread the data declares, nothing built in."""
+    assert DATASETS["mixture25"].modes.centres.shape == (25, 2)
+    cfg = EvalConfig(metrics=["modes"], mode_sample_count=300, modes_min_count=1,
+                     cache_dir=str(tmp_path))
+    torch.manual_seed(0)
+    ali = build_ali(ModelConfig(z_dim=2, hidden=32), (2,))
+    far = _points(Modes(torch.tensor([[1e3, 1e3]]), 0.05))
+    wide = _points(Modes(torch.tensor([[1e3, 1e3], [0.0, 0.0]]), 1e6))
+    assert Evaluator(cfg, far, torch.device("cpu")).evaluate(ali) == {
+        "modes_covered": 0.0, "high_quality_frac": 0.0}
+    assert Evaluator(cfg, wide, torch.device("cpu")).evaluate(ali) == {
+        "modes_covered": 1.0, "high_quality_frac": 1.0}  # every sample is nearer (0, 0)
+
+
+class _RingSource:
+    """A points dataset whose source declares no modes."""
+
+    kind, native_channels, labelled = "points", None, True
+
+
+def test_points_data_without_modes_refuse_the_mode_metric_in_one_line(tmp_path):
+    cfg = EvalConfig(metrics=["recon_mse", "modes"], cache_dir=str(tmp_path))
+    message = (r"^eval\.metrics: 'modes' needs the modes \(centres and spread\) of the data, "
+               r"which its source does not declare; choose from: recon_mse$")
+    with pytest.raises(ConfigError, match=message):
+        validate_eval_config(cfg, _RingSource())
+    with pytest.raises(ConfigError, match=message):
+        Evaluator(cfg, _points(None), torch.device("cpu"))
+    validate_eval_config(cfg, DATASETS["mixture25"])

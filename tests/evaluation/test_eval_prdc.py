@@ -12,9 +12,10 @@ import pytest
 import torch
 from eval_models import tiny_ali, tiny_encoder
 
+from benchmark.data import DATASETS
 from benchmark.errors import ConfigError
 from benchmark.evaluation import EvalConfig, Evaluator, validate_eval_config
-from benchmark.evaluation.feature_extractors import get_feature_extractor
+from benchmark.evaluation.fidelity import FEATURE_EXTRACTORS
 from benchmark.evaluation.prdc import (
     density_coverage,
     extract_features,
@@ -89,7 +90,7 @@ def test_on_real_digits_one_class_is_precise_but_does_not_recall(small_mnist,
     """In the classifier's FID features: other real test digits score like the held-out
     baseline; the digits of a single class keep their precision and lose recall and coverage."""
     test = small_mnist.test
-    extractor, weights = get_feature_extractor("classifier"), str(trained_small_classifier.path)
+    extractor, weights = FEATURE_EXTRACTORS.get("classifier"), str(trained_small_classifier.path)
     real_idx = torch.arange(300)
     other = test.x[300:600]
     ones = test.x[300:][test.y[300:] == 1][:100]
@@ -126,11 +127,12 @@ def test_the_evaluator_gives_prdc_and_its_baseline(small_mnist, small_cfg,
 def test_too_few_samples_for_the_neighbourhoods_is_one_line(changes, message) -> None:
     cfg = EvalConfig(metrics=["prdc"], **changes)
     with pytest.raises(ConfigError, match=message):
-        validate_eval_config(cfg, "image")
-    validate_eval_config(EvalConfig(metrics=["fid"], kid_subset_size=4, **changes), "image")
+        validate_eval_config(cfg, DATASETS["mnist"])
+    validate_eval_config(EvalConfig(metrics=["fid"], kid_subset_size=4, **changes),
+                         DATASETS["mnist"])
 
 
 def test_prdc_on_unlabelled_data_needs_an_extractor_without_labels() -> None:
     with pytest.raises(ConfigError, match=r"^eval.fid_extractor: 'classifier' is trained on "
                                           r"class labels"):
-        validate_eval_config(EvalConfig(metrics=["prdc"]), "image", labelled=False)
+        validate_eval_config(EvalConfig(metrics=["prdc"]), DATASETS["mnist"], labelled=False)

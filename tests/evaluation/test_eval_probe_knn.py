@@ -9,9 +9,9 @@ from eval_models import identity_ali, tiny_ali, tiny_encoder
 from torch import nn
 
 from benchmark.evaluation import Evaluator
-from benchmark.evaluation.baselines import random_encoder
-from benchmark.evaluation.knn import knn_accuracy, nearest_neighbour
-from benchmark.evaluation.probe import draw_per_class, probe_accuracy
+from benchmark.evaluation.context import draw_per_class
+from benchmark.evaluation.evaluator import random_encoder
+from benchmark.evaluation.probe import knn_accuracy, nearest_neighbour, probe_accuracy
 from benchmark.models import ALI
 
 CHANCE = 0.1

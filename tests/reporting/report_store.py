@@ -68,6 +68,10 @@ class Logged:
         return out
 
 
+PRDC_KEYS = ("precision_classifier_k3", "recall_classifier_k3")
+PRDC_HELDOUT = 0.75
+
+
 def _histories(spec: Spec, rng: np.random.Generator) -> dict[str, list[tuple[int, float]]]:
     level = {"A": 0.05, "B": 0.03, "C": 0.08}[spec.config]
     last = 40 if spec.outcome == "diverged" else 100
@@ -98,6 +102,9 @@ def _histories(spec: Spec, rng: np.random.Generator) -> dict[str, list[tuple[int
     knn = {"A": 0.84, "B": 0.93, "C": 0.9}[spec.config]
     hist["knn_acc"] = [(100, float(knn + rng.uniform(-0.01, 0.01)))]
     hist["recon_acc"] = [(100, float(0.6 + rng.uniform(-0.05, 0.05)))]
+    for key in PRDC_KEYS:  # prdc: logged with its held-out ceiling at every evaluation
+        hist[key] = [(100, float(0.5 + rng.uniform(-0.05, 0.05)))]
+        hist[f"{key}_heldout"] = [(100, PRDC_HELDOUT)]
     if spec.config == "B":
         hist["avg_ema.recon_mse"] = [(100, float(0.06 + rng.uniform(0, 0.01)))]
     return hist

@@ -8,9 +8,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from report_store import CLASSIFIER_ACC, EXPERIMENT, MEAN_IMAGE_MSE, Logged
+from report_store import (
+    CLASSIFIER_ACC,
+    EXPERIMENT,
+    MEAN_IMAGE_MSE,
+    PRDC_HELDOUT,
+    PRDC_KEYS,
+    Logged,
+)
 
-from benchmark import metric_keys
+from benchmark.evaluation.registry import declared
 from benchmark.reporting import plots, tables
 from benchmark.reporting.loading import RunStore
 
@@ -45,17 +52,26 @@ def _mean(logged: Logged, config: str, key: str) -> float:
     return float(pd.Series(_values(logged, config, key)).mean())
 
 
-def test_the_declared_keys_are_the_ones_evaluation_logs() -> None:
-    from benchmark import evaluation as ev
+def test_the_declared_baselines_are_the_ones_evaluation_logs() -> None:
+    from benchmark.evaluation.classifier import KEY_RECON_ACC
+    from benchmark.evaluation.evaluator import KEY_CLASSIFIER_TEST_ACC
+    from benchmark.evaluation.probe import (
+        KEY_KNN_ACC,
+        KEY_KNN_ACC_RANDOM,
+        KEY_PROBE_ACC,
+        KEY_PROBE_ACC_RANDOM,
+    )
+    from benchmark.evaluation.reconstruction import KEY_RECON_MSE, KEY_RECON_MSE_MEAN_IMAGE
 
-    pairs = {m.key: m.baseline.key for m in metric_keys.METRIC_KEYS if m.baseline}
-    assert pairs == {ev.KEY_RECON_MSE: ev.KEY_RECON_MSE_MEAN_IMAGE,
-                     ev.KEY_PROBE_ACC: ev.KEY_PROBE_ACC_RANDOM,
-                     ev.KEY_KNN_ACC: ev.KEY_KNN_ACC_RANDOM,
-                     ev.KEY_RECON_ACC: ev.KEY_CLASSIFIER_TEST_ACC}
-    assert metric_keys.declared("avg_ema.knn_acc") is metric_keys.declared("knn_acc")
-    assert metric_keys.declared("fid_classifier").higher_is_better is False
-    assert metric_keys.declared("recon_mse_mean_image") is None  # a baseline, not a metric
+    pairs = {key: declared(key).baseline.key
+             for key in (KEY_RECON_MSE, KEY_PROBE_ACC, KEY_KNN_ACC, KEY_RECON_ACC)}
+    assert pairs == {KEY_RECON_MSE: KEY_RECON_MSE_MEAN_IMAGE,
+                     KEY_PROBE_ACC: KEY_PROBE_ACC_RANDOM,
+                     KEY_KNN_ACC: KEY_KNN_ACC_RANDOM,
+                     KEY_RECON_ACC: KEY_CLASSIFIER_TEST_ACC}
+    assert declared("avg_ema.knn_acc") == declared("knn_acc")
+    assert declared("fid_classifier").higher_is_better is False
+    assert declared("recon_mse_mean_image") is None  # a baseline, not a metric
 
 
 def test_summary_csv_puts_each_baseline_beside_its_metric(report: Path, logged: Logged) -> None:
@@ -76,6 +92,30 @@ def test_summary_csv_puts_each_baseline_beside_its_metric(report: Path, logged: 
             assert table.at[config, f"{key} mean"] == pytest.approx(values.mean(), rel=1e-12)
     assert table.at["C", "probe_acc_random mean"] == pytest.approx(0.9)
     assert table.at["A", "recon_acc mean"] < table.at["A", "classifier_test_acc mean"]
+
+
+def test_prdc_reaches_the_summary_beside_its_heldout_ceiling(report: Path,
+                                                              logged: Logged) -> None:
+    """Declared by the metric, with no edit in reporting/: the columns carry the sample counts,
+    the held-out ceiling follows them, and a ceiling is never flagged."""
+    table = _summary(report)
+    columns = list(table.columns)
+    for key in PRDC_KEYS:
+        for counts, configs in (("1000 gen / 1000 real", ("A", "B")), ("500 gen / 1000 real",
+                                                                        ("C",))):
+            column = f"{key} ({counts})"
+            for config in configs:
+                values = pd.Series(logged.finals(config, key))
+                assert table.at[config, f"{column} mean"] == pytest.approx(values.mean())
+        at = columns.index(f"{key} (500 gen / 1000 real) std")  # the last of its columns
+        assert columns[at + 1: at + 4] == [f"{key}_heldout {s}" for s in ("n", "mean", "std")]
+        assert table[f"{key}_heldout mean"].tolist() == pytest.approx([PRDC_HELDOUT] * 3)
+    summary_md = (report / "summary.md").read_text(encoding="utf-8")
+    assert "precision_classifier_k3 (1000 gen / 1000 real) |" in summary_md
+    assert ("precision_classifier_k3_heldout (held-out real images, a ceiling, never flagged; "
+            "higher is better)") in summary_md
+    assert not any("precision" in line for line in summary_md.splitlines()
+                   if "does not beat" in line)
 
 
 def _expected_flags(logged: Logged) -> tuple[list[tuple[str, str]], list[str]]:
@@ -148,8 +188,10 @@ def test_final_metric_plot_draws_each_rows_baseline(logged: Logged) -> None:
     ctx = _context(logged)
     fig, caption = plots.draw_finals(ctx)
     drawn = _baseline_artists(fig)
+    prdc = {f"{key} (1000 gen / 1000 real)" for key in PRDC_KEYS} | {
+        f"{key} (500 gen / 1000 real)" for key in PRDC_KEYS}  # config C: other sample counts
     assert set(drawn) == {"recon_mse (final)", "recon_mse (best)", "probe_acc", "knn_acc",
-                          "recon_acc", "avg_ema.recon_mse"}
+                          "recon_acc", "avg_ema.recon_mse", *prdc}
     rows = {0: "A", 1: "B", 2: "C"}  # the y positions: adam, extra_adam, sgd
     for title, key in (("probe_acc", "probe_acc_random"), ("recon_mse (final)",
                                                            "recon_mse_mean_image"),
@@ -180,10 +222,10 @@ def test_recon_curves_draw_the_mean_image_baseline(logged: Logged, report: Path)
 
 def test_differing_baselines_get_a_line_per_config() -> None:
     fig, ax = plots.plt.subplots()
-    found = metric_keys.declared("probe_acc")
+    found = declared("probe_acc")
     lines = plots.baseline_lines(ax, found, {"adam": 0.7, "sgd": 0.9}, {"adam": (1, 0, 0)})
     assert [(line.get_label(), line.get_ydata()[0]) for line in lines] == [("adam", 0.7),
                                                                            ("sgd", 0.9)]
     assert lines[0].get_color() == (1, 0, 0)
-    assert plots.baseline_lines(ax, metric_keys.declared("modes_covered"), {"a": 1.0}) == []
+    assert plots.baseline_lines(ax, declared("modes_covered"), {"a": 1.0}) == []
     plots.plt.close(fig)

@@ -9,7 +9,7 @@ from scipy import stats
 
 from benchmark.errors import ConfigError
 from benchmark.reporting import significance
-from benchmark.reporting.significance import PairTest, compare, holm, register_test
+from benchmark.reporting.significance import PairTest, compare, holm
 
 
 def _finals(groups: dict[str, list[float]], metric: str = "m") -> pd.DataFrame:
@@ -65,9 +65,9 @@ def test_test_registry_validates() -> None:
     with pytest.raises(ConfigError, match=r"--test: unknown value 'ks'; choose from: mann"):
         compare(_finals(GROUPS), "ks")
     with pytest.raises(ValueError, match="already registered"):
-        register_test("welch", significance.TESTS["welch"])
-    with pytest.raises(ValueError, match="single word"):
-        register_test("two words", significance.TESTS["welch"])
-    with pytest.raises(ValueError, match="must be a PairTest"):
-        register_test("fresh", lambda a, b: (0.0, 1.0))  # type: ignore[arg-type]
+        significance.TESTS.register("welch", significance.TESTS["welch"])
+    with pytest.raises(ValueError, match="without spaces"):
+        significance.TESTS.register("two words", significance.TESTS["welch"])
+    with pytest.raises(TypeError, match="must be a PairTest"):
+        significance.TESTS.register("fresh", lambda a, b: (0.0, 1.0))  # type: ignore[arg-type]
     assert isinstance(significance.TESTS["mannwhitney"], PairTest)
