@@ -128,10 +128,11 @@ def print_dry_run(grid: Grid, states: list[str]) -> None:
 
 
 def run_grid(args: argparse.Namespace) -> int:
+    from benchmark.evaluation.registry import summary_keys
     from benchmark.executors import EXECUTORS, check_executor
     from benchmark.grid import load_grid, parse_set
     from benchmark.progress import GridProgress
-    from benchmark.runs import SUMMARY_METRICS, Target
+    from benchmark.runs import Target
 
     overrides = parse_set(args.set)
     if args.data_root:
@@ -180,7 +181,7 @@ def run_grid(args: argparse.Namespace) -> int:
     finally:
         progress.close()
         store.end_grid(parent, status)
-    store.save_comparison_view(experiment, [m for m in SUMMARY_METRICS if m in logged])
+    store.save_comparison_view(experiment, summary_keys(logged))
     print(f"benchmark.run: compare the runs in the MLflow UI: {store.ui_link(experiment)}",
           file=sys.stderr)
     return 0 if ok else 1

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from benchmark.errors import AlibenchError, first_line
+from benchmark.evaluation.registry import summary_keys
 from benchmark.run_config import (
     RunConfig,
     config_key,
@@ -40,10 +41,6 @@ from benchmark.tracking import (
     TAG_RUN_KEY,
     MlflowStore,
 )
-
-# Metrics shown in the one-line summary of a finished run, when the run has them.
-SUMMARY_METRICS = ("recon_mse", "fid_classifier", "fid_inception", "probe_acc", "knn_acc",
-                   "recon_acc", "modes_covered")
 
 
 @dataclass
@@ -70,8 +67,7 @@ class RunSummary:
     def line(self) -> str:
         """`benchmark.run: NAME [KEY] OUTCOME step=N metrics time=Ts`; a skipped run shows the
         metrics it ended with in the store, and neither step nor time (nothing ran now)."""
-        shown = " ".join(f"{k}={self.metrics[k]:.4g}" for k in SUMMARY_METRICS
-                         if k in self.metrics)
+        shown = " ".join(f"{k}={self.metrics[k]:.4g}" for k in summary_keys(self.metrics))
         skipped = self.outcome.startswith("skipped")
         parts = [f"benchmark.run: {self.name} [{self.key}] {self.outcome}",
                  "" if skipped else f"step={self.step}", shown,

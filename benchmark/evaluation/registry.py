@@ -13,7 +13,7 @@ the same `METRICS.register` a plug-in uses.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
@@ -162,6 +162,14 @@ def position(found: MetricKey) -> int:
     """Where a declaration comes among all of them (the report's column order)."""
     patterns = [k.key for k in declared_keys()]
     return patterns.index(found.key) if found.key in patterns else len(patterns)
+
+
+def summary_keys(keys: Iterable[str]) -> list[str]:
+    """The live networks' declared metrics among `keys`, in the report's column order: what a
+    finished run's summary line and the MLflow comparison view show."""
+    found = [(not d.best, position(d), k) for k in keys
+             if base_key(k) == k and (d := declared(k)) is not None]
+    return [k for *_, k in sorted(found)]
 
 
 def uses_fid_features(metrics: list[str] | set[str]) -> bool:

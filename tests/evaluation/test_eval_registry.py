@@ -14,7 +14,7 @@ from benchmark.evaluation.fidelity import FEATURE_EXTRACTORS, FeatureExtractor
 from benchmark.evaluation.fidelity import result_keys as fidelity_keys
 from benchmark.evaluation.prdc import HELDOUT_SUFFIX
 from benchmark.evaluation.prdc import result_keys as prdc_keys
-from benchmark.evaluation.registry import declared
+from benchmark.evaluation.registry import declared, summary_keys
 
 
 def _metric(**keys) -> Metric:
@@ -101,3 +101,18 @@ def test_the_declarations_load_without_torch():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           timeout=120)
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_summary_keys_are_the_declared_live_metrics_in_report_order():
+    """The run's summary line and the MLflow comparison view show every declared metric,
+    a plug-in's too, and no baseline, loss, time or averaged copy."""
+    logged = ["loss_d", "knn_acc", "recon_mse_mean_image", "avg_ema.recon_mse", "recon_mse",
+              "fid_classifier", "cpu_time_s", "knn_acc_random", "plugin_score"]
+    assert summary_keys(logged) == ["recon_mse", "fid_classifier", "knn_acc"]
+    METRICS.register("plugin_metric", Metric(
+        lambda ctx: {}, kinds=("image",),
+        keys=(MetricKey("plugin_score", higher_is_better=True),)))
+    try:
+        assert summary_keys(logged)[-1] == "plugin_score"
+    finally:
+        METRICS.unregister("plugin_metric")
