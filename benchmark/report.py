@@ -18,6 +18,7 @@ from pathlib import Path
 
 from benchmark.errors import AlibenchError, ConfigError, OneLineParser
 from benchmark.grid_yaml import read_grid_file
+from benchmark.plugins import load_plugins
 from benchmark.reporting.references import Reference, parse_references
 from benchmark.tracking import DEFAULT_TRACKING_URI
 
@@ -54,6 +55,8 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--grid", help="grid YAML: takes its name and published references")
     p.add_argument("--tracking-uri", default=DEFAULT_TRACKING_URI,
                    help=f"MLflow tracking URI (default: {DEFAULT_TRACKING_URI})")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                   help="import this module first, so its metrics' columns are shown; repeatable")
     p.add_argument("--out", help="report folder (default: reports/<experiment>/)")
     p.add_argument("--test", default="mannwhitney", choices=sorted(TESTS),
                    help="pairwise test (default: mannwhitney)")
@@ -94,6 +97,7 @@ def build(name: str, references: list[Reference], tracking_uri: str, out: Path,
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        load_plugins(args.plugin)
         if args.grid:
             name, references = read_grid(args.grid)
         else:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from benchmark.errors import AlibenchError, ConfigError, OneLineParser
+from benchmark.plugins import load_plugins
 from benchmark.tracking import DEFAULT_TRACKING_URI, STATE_NEW, MlflowStore
 
 # The config, progress and runs (which load torch) are imported where they are used, so `--help`
@@ -61,6 +62,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     slurm.add_argument("--slurm-cluster", default="slurm", choices=["slurm", "local"],
                        help="local runs the same jobs on this machine through submitit's "
                             "local executor, all at once (default: slurm)")
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                        help="import this module first (it registers optimizers, stabilizers, "
+                             "datasets or metrics); every worker imports it too; repeatable")
     parser.add_argument("--retry-failed", action="store_true",
                         help="run again the runs that failed or diverged")
     parser.add_argument("--checkpoint-dir", default=DEFAULT_CHECKPOINT_DIR,
@@ -148,6 +152,7 @@ def run_grid(args: argparse.Namespace) -> int:
         slurm = SlurmOptions(args.slurm_partition, args.slurm_time, args.slurm_gpus,
                              args.slurm_cpus, args.slurm_folder, args.slurm_cluster)
         slurm.check()
+    load_plugins(args.plugin)
     grid = load_grid(args.grid, overrides)
     if args.dry_run:
         print_dry_run(grid, store_states(grid, args.tracking_uri))
@@ -162,7 +167,8 @@ def run_grid(args: argparse.Namespace) -> int:
     experiment = store.experiment_id(grid.name)
     store.close_dead_grids(experiment)  # earlier invocations killed before they could end
     parent = store.start_grid(experiment, grid.name, grid.path)
-    target = Target(args.tracking_uri, grid.name, parent, args.checkpoint_dir, args.retry_failed)
+    target = Target(args.tracking_uri, grid.name, parent, args.checkpoint_dir, args.retry_failed,
+                    tuple(args.plugin))
     progress = GridProgress(len(grid.runs))
     executor = EXECUTORS[args.executor]
     ok, status = True, "FAILED"  # FAILED stays if the loop raises

@@ -17,6 +17,7 @@ import torch
 
 from benchmark.errors import AlibenchError, first_line
 from benchmark.evaluation.registry import summary_keys
+from benchmark.plugins import load_plugins
 from benchmark.run_config import (
     RunConfig,
     config_key,
@@ -52,6 +53,7 @@ class Target:
     parent_id: str | None
     checkpoint_root: str
     retry_failed: bool = False
+    plugins: tuple[str, ...] = ()  # modules every run imports first (`--plugin`)
 
 
 @dataclass
@@ -102,6 +104,7 @@ def execute(cfg: RunConfig, target: Target, threads: int | None = None,
     """Run `cfg` to an outcome recorded in the store; never raises for the run's own failure."""
     from benchmark.training import train
 
+    load_plugins(target.plugins)  # a no-op where the grid process already imported them
     if threads:
         torch.set_num_threads(threads)
     key, name = run_key(cfg), run_name(cfg)
