@@ -24,6 +24,7 @@ from torch import nn
 from benchmark.data import DataBundle, as_float
 from benchmark.errors import ConfigError
 from benchmark.evaluation.reconstruction import Reconstructions, reconstruct
+from benchmark.evaluation.registry import COUNT_SPLITS, METRICS
 
 if TYPE_CHECKING:
     from benchmark.evaluation.settings import EvalConfig
@@ -119,22 +120,13 @@ def latents(count: int, z_dim: int, purpose: str) -> torch.Tensor:
     return fixed_normal((count, z_dim), FIXED_SEED, purpose)
 
 
-# field -> (split it draws from, metrics that need all of it)
-_COUNTS = {
-    "recon_count": ("test", {"recon_mse", "recon_acc"}),
-    "probe_test_count": ("test", {"probe", "knn"}),
-    "knn_train_count": ("train", {"knn"}),
-    "fid_real_count": ("test", {"fid", "prdc"}),
-    "classifier_train_count": ("train", {"fid", "prdc", "recon_acc"}),
-}
-
-
 def check_counts(cfg: EvalConfig, data: DataBundle, metrics: set[str]) -> None:
-    """A configured metric must find all the inputs it asks for in its split."""
+    """A configured metric must find all the inputs it asks for (`Metric.counts`) in its split."""
     sizes = {"train": len(data.train), "test": len(data.test)}
-    for name, (split, users) in _COUNTS.items():
-        value = getattr(cfg, name)
-        if value is not None and users & metrics and value > sizes[split]:
+    used = {field for name in metrics if name in METRICS for field in METRICS[name].counts}
+    for name in sorted(used):
+        split, value = COUNT_SPLITS[name], getattr(cfg, name)
+        if value is not None and value > sizes[split]:
             raise ConfigError(f"eval.{name}: {value} exceeds the {sizes[split]} {split} samples "
                               f"of this dataset; choose from: 1..{sizes[split]}")
 

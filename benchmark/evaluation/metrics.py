@@ -32,35 +32,39 @@ RANDOM_ENCODER = "random-encoder baseline"
 HELDOUT = Baseline("{key}_heldout", "held-out real images", floor=False)
 
 METRICS.register("recon_mse", Metric(
-    lazy("reconstruction:recon_mse"), kinds=("image", "points"),
+    lazy("reconstruction:recon_mse"), kinds=("image", "points"), counts=("recon_count",),
     keys=(MetricKey("recon_mse", higher_is_better=False, best=True,
                     baseline=Baseline("recon_mse_mean_image", "mean-image baseline")),),
     baseline=lazy("reconstruction:recon_mse_baseline")))
 METRICS.register("fid", Metric(
     lazy("fidelity:fid"), kinds=("image",), fid_features=True,
+    counts=("fid_real_count", "classifier_train_count"),
     keys=(MetricKey("fid_*", higher_is_better=False, label=SAMPLES),
           MetricKey("kid_*", higher_is_better=False, label=SAMPLES),
           MetricKey("is_*", higher_is_better=True, label="{key} ({eval.fid_gen_count} gen)")),
     check=lazy("fidelity:check_kid_subset")))
 METRICS.register("prdc", Metric(
     lazy("prdc:prdc"), kinds=("image",), fid_features=True,
+    counts=("fid_real_count", "classifier_train_count"),
     keys=tuple(MetricKey(f"{name}_*_k{k}", higher_is_better=True, baseline=HELDOUT,
                          label=SAMPLES)
                for name, k in (("precision", 3), ("recall", 3), ("density", 5),
                                ("coverage", 5))),
     check=lazy("prdc:check_sample_counts")))
 METRICS.register("probe", Metric(
-    lazy("probe:probe"), kinds=("image",), needs_labels=True,
+    lazy("probe:probe"), kinds=("image",), needs_labels=True, counts=("probe_test_count",),
     keys=(MetricKey("probe_acc", higher_is_better=True,
                     baseline=Baseline("probe_acc_random", RANDOM_ENCODER)),),
     baseline=lazy("probe:probe_random")))
 METRICS.register("knn", Metric(
     lazy("probe:knn"), kinds=("image",), needs_labels=True,
+    counts=("probe_test_count", "knn_train_count"),
     keys=(MetricKey("knn_acc", higher_is_better=True,
                     baseline=Baseline("knn_acc_random", RANDOM_ENCODER)),),
     baseline=lazy("probe:knn_random")))
 METRICS.register("recon_acc", Metric(
     lazy("classifier:recon_acc"), kinds=("image",), needs_labels=True, uses_classifier=True,
+    counts=("recon_count", "classifier_train_count"),
     keys=(MetricKey("recon_acc", higher_is_better=True,
                     baseline=Baseline("classifier_test_acc",
                                       "classifier's accuracy on real images", floor=False)),)))

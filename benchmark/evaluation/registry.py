@@ -112,6 +112,8 @@ class Metric:
                      context whose encoder is randomly initialised (None when the run has no way
                      to build one) and that has no decoder.
     check:           refuses impossible settings of this metric with a ConfigError, before a run.
+    counts:          the `eval.*_count` fields whose fixed inputs it reads; each must fit in its
+                     split (`COUNT_SPLITS`), checked before a run rather than silently cut.
     """
 
     compute: Callable[[EvalContext], dict[str, float]]
@@ -123,6 +125,12 @@ class Metric:
     uses_classifier: bool = False
     baseline: Callable[[EvalContext], dict[str, float]] | None = None
     check: Callable[[EvalConfig], None] | None = None
+    counts: tuple[str, ...] = ()
+
+
+# The split each fixed input set of `EvalConfig` is drawn from.
+COUNT_SPLITS = {"recon_count": "test", "probe_test_count": "test", "knn_train_count": "train",
+                "fid_real_count": "test", "classifier_train_count": "train"}
 
 
 def _check_metric(name: str, metric: Metric) -> None:
@@ -132,6 +140,9 @@ def _check_metric(name: str, metric: Metric) -> None:
     unknown = [k for k in metric.kinds if k not in DATA_KINDS]
     if not metric.kinds or unknown:
         raise ValueError(f"metric {name!r}: kinds {metric.kinds!r} must be among {DATA_KINDS}")
+    unknown = sorted(set(metric.counts) - set(COUNT_SPLITS))
+    if unknown:
+        raise ValueError(f"metric {name!r}: counts {unknown} must be among {sorted(COUNT_SPLITS)}")
     if not metric.keys or not all(isinstance(k, MetricKey) for k in metric.keys):
         raise ValueError(f"metric {name!r}: keys must declare at least one MetricKey (the "
                          "report shows only declared keys)")

@@ -139,6 +139,26 @@ def test_counts_beyond_the_split_are_config_errors(small_mnist, small_cfg):
         Evaluator(cfg, small_mnist, torch.device("cpu"))
 
 
+def test_a_plugin_metric_declares_the_counts_it_reads_and_they_are_checked(small_mnist,
+                                                                           small_cfg):
+    """A metric's `counts` are checked like the built-ins': a count beyond its split is refused
+    before the run, not silently cut to the split."""
+    from benchmark.evaluation import Metric, MetricKey
+
+    with pytest.raises(ValueError, match="counts"):
+        METRICS.register("bad_counts", Metric(lambda ctx: {}, kinds=("image",), counts=("n",),
+                                              keys=(MetricKey("bad", higher_is_better=True),)))
+    METRICS.register("test_reader", Metric(lambda ctx: {}, kinds=("image",),
+                                           counts=("knn_train_count",),
+                                           keys=(MetricKey("reader", higher_is_better=True),)))
+    try:
+        cfg = dataclasses.replace(small_cfg, metrics=["test_reader"], knn_train_count=5000)
+        with pytest.raises(ConfigError, match=r"^eval\.knn_train_count: 5000 exceeds the 4000"):
+            Evaluator(cfg, small_mnist, torch.device("cpu"))
+    finally:
+        METRICS.unregister("test_reader")
+
+
 def test_every_setting_has_help_and_registry_choices():
     fields = {f.name: f for f in dataclasses.fields(EvalConfig)}
     assert all(f.metadata.get("help") for f in fields.values())
