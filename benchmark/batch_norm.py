@@ -55,10 +55,17 @@ class StatisticsBatches:
                  seed: int, device: torch.device):
         self.train_x, self.batch_size, self.count = train_x, batch_size, count
         self.z_dim, self.seed, self.device = z_dim, seed, device
+        self._last: tuple[int, tuple] | None = None  # the live networks and each average share
 
     def at(self, step: int) -> tuple[list[tuple[torch.Tensor, torch.Tensor]],
                                      list[tuple[torch.Tensor]]]:
-        """(x, eps) batches for the encoder and (z,) prior batches, from (seed, step) alone."""
+        """(x, eps) batches for the encoder and (z,) prior batches, from (seed, step) alone;
+        drawn once per step, however many networks are scored at it."""
+        if self._last is None or self._last[0] != step:
+            self._last = (step, self._draw(step))
+        return self._last[1]
+
+    def _draw(self, step: int) -> tuple[list, list]:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + step + BN_SEED_OFFSET)
         images, prior = [], []
         for _ in range(self.count):
