@@ -53,9 +53,18 @@ class Report:
     panels: list[PanelRow]
     baseline_note: str = ""  # tables.baselines_note: which column is whose baseline
     baseline_flags: list[BaselineFlag] = field(default_factory=list)
+    budget: str = ""  # tables.budgets: where the final values are taken, in words
 
     def settings_line(self) -> str:
         return "; ".join(f"{k}: {v}" for k, v in self.settings) or "no settings params logged"
+
+
+def budget_note(report: Report) -> str:
+    """Which axis the summary and the pairwise tests compare on: the end of the budget."""
+    budget = f" ({report.budget})" if report.budget else ""
+    return (f"Compared at the end of each run's budget{budget}: its last evaluation. A step "
+            "costs a different number of gradient evaluations per scheme; budgets in "
+            "train.grad_evals match compute.")
 
 
 SUMMARY_NOTE = ("One row per config (runs that differ only by seed). Cells: mean ± std over "
@@ -162,7 +171,8 @@ def _html(report: Report) -> str:
              + (f"; {report.duplicates} duplicate MLflow run(s) of a run key left out (the "
                 "finished or newest one is kept)" if report.duplicates else "") + "</p>",
              f"<p><b>Settings</b> (from the runs' params): {e(report.settings_line())}</p>",
-             "<h2>Summary</h2>", f"<p class='note'>{e(SUMMARY_NOTE)}</p>",
+             "<h2>Summary</h2>",
+             f"<p class='note'>{e(SUMMARY_NOTE)} {e(budget_note(report))}</p>",
              _html_table(report.summary, frozenset((f.config, f.metric)
                                                    for f in report.baseline_flags))]
     baselines = baseline_lines(report)
@@ -178,7 +188,8 @@ def _html(report: Report) -> str:
     parts += ["<h2>Pairwise comparisons</h2>",
               f"<p class='note'>{e(report.test_title)} on the finished seeds of each pair of "
               "configs with two or more seeds; B - A is the difference of the means; p (Holm) "
-              f"adjusts for the pairs of one metric. {e(report.test_note)}</p>"]
+              f"adjusts for the pairs of one metric. {e(budget_note(report))} "
+              f"{e(report.test_note)}</p>"]
     if report.comparisons.empty:
         parts.append("<p>No pair of configs has two or more finished seeds on a metric.</p>")
     display = comparisons_display(report.comparisons)
@@ -194,7 +205,9 @@ def _html(report: Report) -> str:
         png, svg = fig.files
         parts.append(f"<figure><a href='{e(svg)}'><img src='{e(png)}' alt='{e(fig.title)}'>"
                      f"</a><figcaption><b>{e(fig.title)}.</b> {e(fig.caption)} "
-                     f"{e(report.settings_line())}.</figcaption></figure>")
+                     + (f"<i>{e(fig.axis)}.</i> " if fig.axis else "")
+                     + f"{e(report.settings_line())}.</figcaption>"
+                     "</figure>")
     parts += ["<h2>Image panels</h2>", f"<p class='note'>{e(_seed_note(report))} "
               f"{e(report.settings_line())}.</p>"]
     kinds = _panel_kinds(report.panels)
@@ -220,7 +233,8 @@ def _html(report: Report) -> str:
 def _markdown(report: Report) -> str:
     lines = [f"# alibench report: {report.experiment}", "",
              f"{report.runs} runs from `{report.tracking_uri}`. Settings: "
-             f"{report.settings_line()}.", "", "## Summary", "", SUMMARY_NOTE, "",
+             f"{report.settings_line()}.", "", "## Summary", "",
+             f"{SUMMARY_NOTE} {budget_note(report)}", "",
              markdown_table(report.summary), *_baselines_markdown(report)]
     if report.references:
         lines += ["## Published references", "",
@@ -228,14 +242,16 @@ def _markdown(report: Report) -> str:
     lines += ["## Pairwise comparisons", "",
               f"{report.test_title}: {len(report.comparisons)} pairs in "
               "[comparisons.md](comparisons.md) and [comparisons.csv](comparisons.csv). "
-              + report.test_note, "",
+              + f"{budget_note(report)} {report.test_note}".rstrip(), "",
               "## Figures", ""]
     for fig in report.figures:
         if fig.skipped:
             lines += [f"Skipped **{fig.title}**: {fig.skipped}.", ""]
         else:
             lines += [f"![{fig.title}]({fig.files[0]})", "",
-                      f"**{fig.title}.** {fig.caption} ([SVG]({fig.files[1]}))", ""]
+                      f"**{fig.title}.** {fig.caption} "
+                      + (f"*{fig.axis}.* " if fig.axis else "")
+                      + f"([SVG]({fig.files[1]}))", ""]
     lines += ["## Image panels", "", _seed_note(report), ""]
     kinds = _panel_kinds(report.panels)
     if kinds:

@@ -2,6 +2,9 @@
 
 Curves are drawn per config with a band of ± 1 std over seeds; diverged runs simply end early.
 A figure whose metric no run logged is skipped with a reason the page prints, never an error.
+Every declared metric of the live networks that runs log at evaluation steps is drawn against
+gradient evaluations (`metrics_grad_evals`, one panel per metric and settings), the axis that
+compares optimizers at a matched compute budget. Each figure states its x axis (`Figure.axis`).
 A metric with a baseline (its declaration: benchmark.evaluation.registry) is a dashed line: one per
 config where the configs' baselines differ, else one for all (the gid of each starts with
 `baseline-<key>`, so the SVG names it).
@@ -13,6 +16,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import matplotlib
 
@@ -23,7 +27,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from benchmark.evaluation.registry import MetricKey, base_key, declared  # noqa: E402
+from benchmark.evaluation.registry import MetricKey, base_key, declared, position  # noqa: E402
 from benchmark.reporting import tables  # noqa: E402
 from benchmark.reporting.loading import ExperimentRuns  # noqa: E402
 
@@ -33,19 +37,23 @@ OPTIMIZER_PARAM = "optim.name"
 STABILIZER_PARAM = "stabilizers"
 LR_PARAMS = ("optim.lr_g", "optim.lr_d")
 MAX_POINTS = 400  # per run and key: long histories are thinned evenly, keeping the last point
-GRID_POINTS = 100  # common CPU-time grid for the recon-vs-CPU bands
+GRID_POINTS = 100  # common compute grid (CPU time, gradient evaluations) for the seed bands
 BAND = "line: mean over seeds; band: ± 1 std over seeds"
 BASELINE_COLOUR = "0.15"
 BASELINE_STYLE = "--"
+GRAD_EVALS = "grad_evals"
+GRAD_EVALS_COST = ("forward passes of the game with their gradients: alternating costs "
+                   "d_steps + 1 per step, extragradient 2, the others 1")
+PANEL_COLUMNS = 3  # panels per row of a figure with one panel per metric
 
 
 def wants_history(key: str) -> bool:
     """The metric histories the figures and the `best` columns of the summary need from
-    MLflow."""
+    MLflow: losses, compute axes, and every declared metric of the live networks (each has a
+    panel against gradient evaluations); not the averaged-params copies nor the baselines."""
     if key in HISTORY_KEYS or key.startswith(HISTORY_PREFIXES):
         return True
-    found = declared(key)
-    return found is not None and found.best and base_key(key) == key
+    return base_key(key) == key and declared(key) is not None
 
 
 @dataclass
@@ -57,6 +65,7 @@ class Figure:
     caption: str
     files: tuple[str, ...] = ()
     skipped: str = ""
+    axis: str = ""  # which x axis the figure compares on, in words (AXES)
 
 
 @dataclass
@@ -225,30 +234,35 @@ def draw_recon_steps(ctx: Context) -> tuple[plt.Figure, str] | str:
                  + _recon_baseline_note(ctx))
 
 
-def _curves_against(ctx: Context, x_key: str) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
-    """Per config label, each run's (x, recon_mse) curve for a compute axis `x_key` (CPU time,
-    gradient evaluations); x is interpolated at the recon steps because the two are logged at
-    different intervals."""
+Curves = dict[str, list[tuple[np.ndarray, np.ndarray]]]
+
+
+def _curves_against(ctx: Context, x_key: str, y_key: str = "recon_mse") -> Curves:
+    """Per config label, each run's (x, y) curve of history key `y_key` against a compute axis
+    `x_key` (CPU time, gradient evaluations); x is interpolated at the steps of y because the
+    two are logged at different intervals (losses and times every log_every, metrics every
+    eval_every)."""
     hist = ctx.history
-    curves: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-    for _, run in hist[hist["key"].isin(["recon_mse", x_key])].groupby("run_id"):
-        recon, along = run[run["key"] == "recon_mse"], run[run["key"] == x_key]
-        if recon.empty or along.empty:
+    curves: Curves = {}
+    for _, run in hist[hist["key"].isin([y_key, x_key])].groupby("run_id"):
+        ys, along = run[run["key"] == y_key], run[run["key"] == x_key]
+        if ys.empty or along.empty:
             continue
-        x = np.interp(recon["step"], along["step"], along["value"])
+        x = np.interp(ys["step"], along["step"], along["value"])
         order = np.argsort(x, kind="stable")
         curves.setdefault(run["label"].iloc[0], []).append((x[order],
-                                                            recon["value"].to_numpy()[order]))
+                                                            ys["value"].to_numpy()[order]))
     return curves
 
 
 def band_on_grid(curves: list[tuple[np.ndarray, np.ndarray]],
                  points: int = GRID_POINTS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Interpolate each seed's curve onto a common x grid (NaN outside its own range) and
-    return grid, mean and sample std (NaN where fewer than two seeds reach)."""
+    return grid, mean and sample std (NaN where fewer than two seeds reach). Seeds evaluated
+    at one and the same x only (a metric scored once, at the end) give a grid of that x."""
     lo = min(x[0] for x, _ in curves)
     hi = max(x[-1] for x, _ in curves)
-    grid = np.linspace(lo, hi, points)
+    grid = np.linspace(lo, hi, points) if hi > lo else np.array([lo])
     ys = np.stack([np.interp(grid, x, y, left=np.nan, right=np.nan) for x, y in curves])
     count = np.sum(~np.isnan(ys), axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -259,6 +273,27 @@ def band_on_grid(curves: list[tuple[np.ndarray, np.ndarray]],
     return grid, mean, std
 
 
+def _draw_bands(ax: plt.Axes, ctx: Context, curves: Curves, found: MetricKey | None,
+                scale: float = 1.0) -> bool:
+    """Each config's seed band of `curves` (x divided by `scale`), then the declared metric's
+    baseline over the configs drawn; whether a baseline was drawn. A config whose seeds were
+    scored at one x only is a dot with its ± 1 std bar."""
+    for label in [lab for lab in ctx.labels if lab in curves]:
+        grid, mean, std = band_on_grid(curves[label])
+        colour = ctx.palette[label]
+        if grid.size == 1:
+            ax.errorbar(grid / scale, mean, yerr=np.nan_to_num(std), fmt="o", color=colour,
+                        capsize=3, label=label)
+            continue
+        ax.plot(grid / scale, mean, color=colour, label=label)
+        ax.fill_between(grid / scale, mean - std, mean + std, color=colour, alpha=0.2, lw=0)
+    if found is None or found.baseline is None:
+        return False
+    levels = ctx.baseline_levels(found.baseline.key, ctx.configs.frame["label"])
+    return bool(baseline_lines(ax, found, {k: v for k, v in levels.items() if k in curves},
+                               ctx.palette))
+
+
 def _draw_recon_against(ctx: Context, x_key: str, what: str,
                         unit_of: Callable[[float], tuple[float, str]]) -> tuple[plt.Figure, str] | str:
     curves = _curves_against(ctx, x_key)
@@ -266,15 +301,7 @@ def _draw_recon_against(ctx: Context, x_key: str, what: str,
         return f"needs recon_mse and {x_key} histories; no run logged both"
     scale, xlabel = unit_of(max(x[-1] for runs in curves.values() for x, _ in runs))
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    for label in [lab for lab in ctx.labels if lab in curves]:
-        grid, mean, std = band_on_grid(curves[label])
-        colour = ctx.palette[label]
-        ax.plot(grid / scale, mean, color=colour, label=label)
-        ax.fill_between(grid / scale, mean - std, mean + std, color=colour, alpha=0.2, lw=0)
-    found = declared("recon_mse")
-    if found is not None and found.baseline is not None:
-        levels = ctx.baseline_levels(found.baseline.key, ctx.configs.frame["label"])
-        baseline_lines(ax, found, {k: v for k, v in levels.items() if k in curves}, ctx.palette)
+    _draw_bands(ax, ctx, curves, declared("recon_mse"), scale)
     ax.set(xlabel=xlabel, ylabel="recon_mse", title=f"recon_mse against {what}")
     fig.tight_layout()
     _config_legend(fig, [lab for lab in ctx.labels if lab in curves], ctx.palette)
@@ -294,14 +321,72 @@ def draw_recon_cpu(ctx: Context) -> tuple[plt.Figure, str] | str:
 
 
 def draw_recon_grad_evals(ctx: Context) -> tuple[plt.Figure, str] | str:
-    drawn = _draw_recon_against(ctx, "grad_evals", "gradient evaluations",
+    drawn = _draw_recon_against(ctx, GRAD_EVALS, "gradient evaluations",
                                 lambda longest: (1.0, "gradient evaluations"))
     if isinstance(drawn, str):
         return drawn
-    return drawn[0], ("Reconstruction MSE against gradient evaluations (forward passes of the "
-                      "game with their gradients: alternating costs d_steps + 1 per step, "
-                      "extragradient 2, the others 1), the compute-matched axis, the same on "
-                      "every machine: " + drawn[1])
+    return drawn[0], (f"Reconstruction MSE against gradient evaluations ({GRAD_EVALS_COST}), "
+                      "the compute-matched axis, the same on every machine: " + drawn[1])
+
+
+def metric_histories(ctx: Context) -> tuple[pd.DataFrame, dict[str, MetricKey]]:
+    """The history with every declared live metric's key renamed to its panel name (the summary
+    column without ` (final)`: FID/KID/IS and prdc carry their extractor and sample counts, so
+    numbers made with other settings never share a panel), and panel name -> declaration in the
+    summary's column order (recon_mse first). Other keys (the compute axes) are kept as they are."""
+    hist = ctx.history
+    keys = [k for k in hist["key"].unique() if base_key(k) == k and declared(k) is not None]
+    pairs = hist.loc[hist["key"].isin(keys), ["run_id", "key"]].drop_duplicates()
+    if pairs.empty:
+        return hist, {}
+    names = [tables.metric_label(k, ctx.data.params.loc[r]).removesuffix(" (final)")
+             for r, k in pairs.itertuples(index=False)]
+    found = {name: declared(k) for name, k in zip(names, pairs["key"], strict=True)}
+    order = sorted(found, key=lambda name: (not found[name].best, position(found[name]), name))
+    renamed = pairs.assign(panel=names).set_index(["run_id", "key"])["panel"]
+    at = pd.MultiIndex.from_frame(hist[["run_id", "key"]])
+    panel = renamed.reindex(at).to_numpy()
+    hist = hist.assign(key=np.where(pd.isna(panel), hist["key"].to_numpy(), panel))
+    return hist, {name: found[name] for name in order}
+
+
+def draw_metrics_grad_evals(ctx: Context) -> tuple[plt.Figure, str] | str:
+    """Every declared metric of the live networks against gradient evaluations."""
+    hist, found = metric_histories(ctx)
+    if not found:
+        return "no run logged the history of a declared metric"
+    sub = replace(ctx, history=hist)
+    curves = {name: c for name in found if (c := _curves_against(sub, GRAD_EVALS, name))}
+    missing = [name for name in found if name not in curves]
+    if not curves:
+        return (f"needs grad_evals beside a metric's history; no run logged grad_evals with "
+                f"{', '.join(missing)}")
+    cols = min(PANEL_COLUMNS, len(curves))
+    rows = math.ceil(len(curves) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.0 * cols, 3.6 * rows), squeeze=False)
+    shown: dict[str, MetricKey] = {}
+    for ax, (name, panel) in zip(axes.flat, curves.items(), strict=False):
+        if _draw_bands(ax, sub, panel, found[name]):
+            shown[name] = found[name]
+        ax.set(title=f"{name} against gradient evaluations", xlabel="gradient evaluations",
+               ylabel=name)
+        ax.title.set_fontsize(9)
+    for ax in axes.flat[len(curves):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    _config_legend(fig, [lab for lab in ctx.labels if any(lab in c for c in curves.values())],
+                   ctx.palette)
+    skipped = (f" Not drawn, no run logged them with grad_evals: {', '.join(missing)}."
+               if missing else "")
+    return fig, ("Every metric the runs logged at their evaluation steps against gradient "
+                 f"evaluations ({GRAD_EVALS_COST}), the compute-matched axis: one panel per "
+                 "metric, FID/KID/IS and prdc one per extractor and sample counts (never mixed); "
+                 "live networks only (averaged-params metrics are in the final-metric figure). "
+                 "Each seed's curve is interpolated onto a common grid; "
+                 f"{BAND} where two or more seeds reach; a metric scored once is a dot with its "
+                 "± 1 std bar." + baselines_caption(
+                     shown, "lines, mean over seeds (one per config where they differ)")
+                 + skipped)
 
 
 def draw_fid_steps(ctx: Context) -> tuple[plt.Figure, str] | str:
@@ -434,25 +519,48 @@ def draw_divergence(ctx: Context) -> tuple[plt.Figure, str] | str:
     return fig, "Share of each config's runs that diverged (tag outcome=diverged), k/n runs."
 
 
-DRAWERS: dict[str, tuple[str, Callable[[Context], tuple[plt.Figure, str] | str]]] = {
-    "losses": ("Discriminator and generator losses", draw_losses),
-    "recon_cpu": ("Reconstruction MSE against CPU time", draw_recon_cpu),
-    "recon_grad_evals": ("Reconstruction MSE against gradient evaluations",
-                         draw_recon_grad_evals),
-    "recon_steps": ("Reconstruction MSE against steps", draw_recon_steps),
-    "fid_steps": ("FID against steps", draw_fid_steps),
-    "finals": ("Final metrics per optimizer and stabilizer", draw_finals),
-    "lr": ("Sensitivity to the learning rate", draw_lr),
-    "divergence": ("Diverged runs per config", draw_divergence),
+# What a figure compares on, as its caption says it; `{budget}`: ' (<the runs' budgets>)'.
+STEPS_AXIS = ("X axis: training steps (updates, whose cost in gradient evaluations differs by "
+              "scheme)")
+GRAD_EVALS_AXIS = "X axis: gradient evaluations (compute-matched, the same on every machine)"
+CPU_AXIS = "X axis: CPU time (process time, machine-dependent)"
+FINAL_AXIS = "Values at the end of each run's budget{budget}"
+AXES = {"steps": STEPS_AXIS, "grad_evals": GRAD_EVALS_AXIS, "cpu": CPU_AXIS,
+        "final": FINAL_AXIS, "lr": "X axis: learning rate; values at the end of each run's "
+        "budget{budget}", "budget": "Over each run's whole budget{budget}"}
+
+
+class Drawer(NamedTuple):
+    """One figure of the page: its title, how to draw it, and which axis (key of AXES)."""
+
+    title: str
+    draw: Callable[[Context], tuple[plt.Figure, str] | str]
+    axis: str
+
+
+DRAWERS: dict[str, Drawer] = {
+    "losses": Drawer("Discriminator and generator losses", draw_losses, "steps"),
+    "recon_cpu": Drawer("Reconstruction MSE against CPU time", draw_recon_cpu, "cpu"),
+    "recon_grad_evals": Drawer("Reconstruction MSE against gradient evaluations",
+                               draw_recon_grad_evals, "grad_evals"),
+    "metrics_grad_evals": Drawer("Every metric against gradient evaluations",
+                                 draw_metrics_grad_evals, "grad_evals"),
+    "recon_steps": Drawer("Reconstruction MSE against steps", draw_recon_steps, "steps"),
+    "fid_steps": Drawer("FID against steps", draw_fid_steps, "steps"),
+    "finals": Drawer("Final metrics per optimizer and stabilizer", draw_finals, "final"),
+    "lr": Drawer("Sensitivity to the learning rate", draw_lr, "lr"),
+    "divergence": Drawer("Diverged runs per config", draw_divergence, "budget"),
 }
 
 
 def draw_all(ctx: Context, out: Path, folder: str = "plots") -> list[Figure]:
     """Draw every figure into out/folder as PNG and SVG; skipped ones say why."""
     (out / folder).mkdir(parents=True, exist_ok=True)
+    budget = tables.budgets(ctx.data.params)
+    budget = f" ({budget})" if budget else ""
     figures = []
     with sns.axes_style("whitegrid"):
-        for name, (title, draw) in DRAWERS.items():
+        for name, (title, draw, axis) in DRAWERS.items():
             drawn = draw(ctx)
             files = tuple(f"{folder}/{name}.{ext}" for ext in ("png", "svg"))
             if isinstance(drawn, str):
@@ -464,5 +572,6 @@ def draw_all(ctx: Context, out: Path, folder: str = "plots") -> list[Figure]:
             for rel in files:
                 fig.savefig(out / rel, dpi=100, bbox_inches="tight")
             plt.close(fig)
-            figures.append(Figure(name, title, caption, files))
+            figures.append(Figure(name, title, caption, files,
+                                  axis=AXES[axis].format(budget=budget)))
     return figures

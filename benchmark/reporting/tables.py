@@ -348,6 +348,25 @@ def markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join([head, rule, *body]) + "\n"
 
 
+BUDGET_PARAMS = (("train.grad_evals", "gradient evaluations"), ("train.steps", "steps"))
+
+
+def budgets(params: pd.DataFrame) -> str:
+    """The runs' training budgets in words, each distinct one once: '4000 gradient evaluations'
+    for runs with `train.grad_evals` (then `train.steps` is not what they ran), else '1000
+    steps'; '' when no run logged either."""
+    found: list[tuple[float, str]] = []
+    for _, row in params.iterrows():
+        for key, unit in BUDGET_PARAMS:
+            value = row.get(key)
+            if isinstance(value, str) and value not in ("", "None"):
+                found.append((_sort_key(value)[1], f"{value} {unit}"))
+                break
+    said = [text for _, text in sorted(set(found), key=lambda item: (item[1].split()[-1],
+                                                                    item[0]))]
+    return ", ".join(said)
+
+
 def find_param(params: pd.DataFrame, key: str) -> str | None:
     """The param column `key`, or the only column with the same last part (data.size...)."""
     if key in params.columns:

@@ -16,8 +16,8 @@ from scipy import stats
 from benchmark.report import main
 
 CONFIG_OF_OPTIM = {"adam": "A", "extra_adam": "B", "sgd": "C"}
-FIGURES = ("losses", "recon_cpu", "recon_grad_evals", "recon_steps", "fid_steps", "finals", "lr",
-           "divergence")
+FIGURES = ("losses", "recon_cpu", "recon_grad_evals", "metrics_grad_evals", "recon_steps",
+           "fid_steps", "finals", "lr", "divergence")
 
 
 def _summary(report: Path) -> pd.DataFrame:
