@@ -35,7 +35,6 @@ SETTINGS_PARAMS = (
     ("dataset", "data.dataset"),
     ("image size", "data.image_size"),
     ("batch size", "data.batch_size"),
-    ("steps", "train.steps"),
     ("FID extractor", FID_EXTRACTOR_PARAM),
     ("FID generated samples", FID_GEN_PARAM),
     ("FID real samples", FID_REAL_PARAM),
@@ -377,8 +376,12 @@ def find_param(params: pd.DataFrame, key: str) -> str | None:
 
 
 def settings(params: pd.DataFrame) -> list[tuple[str, str]]:
-    """The run settings a caption states: each present setting with its distinct values."""
+    """The run settings a caption states: each present setting with its distinct values, and
+    the training budget (gradient evaluations where runs set them: their `train.steps` is then
+    not what they ran)."""
     out = []
+    if budget := budgets(params):
+        out.append(("budget", budget))
     for label, key in SETTINGS_PARAMS:
         column = find_param(params, key)
         if column is None:
