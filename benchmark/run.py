@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from benchmark.errors import AlibenchError, ConfigError, OneLineParser
 from benchmark.plugins import load_plugins
+from benchmark.preflight import check_data
 from benchmark.tracking import DEFAULT_TRACKING_URI, STATE_NEW, MlflowStore
 
 # The config, progress and runs (which load torch) are imported where they are used, so `--help`
@@ -109,19 +110,6 @@ def check_checkpoint_dir(path: str) -> None:
                           f"{str(existing)!r} (mkdir: {err.strerror or err})") from None
 
 
-def check_data(grid: Grid) -> None:
-    """Every run's dataset is on disk (one lookup per dataset and folder), before any run starts:
-    a missing folder is one error line, not a grid of failed runs."""
-    from benchmark.data import check_available
-
-    checked = set()
-    for cfg in grid.runs:
-        where = (cfg.data.dataset, cfg.data.data_root, cfg.data.download)
-        if where not in checked:
-            checked.add(where)
-            check_available(cfg.data)
-
-
 def print_dry_run(grid: Grid, states: list[str]) -> None:
     from benchmark.run_config import run_key, run_name
 
@@ -154,14 +142,15 @@ def run_grid(args: argparse.Namespace) -> int:
         slurm.check()
     load_plugins(args.plugin)
     grid = load_grid(args.grid, overrides)
-    if args.dry_run:
+    if args.dry_run:  # lists a grid anywhere: data not on disk is not required, only checked
+        check_data(grid.runs, require_present=False)
         print_dry_run(grid, store_states(grid, args.tracking_uri))
         return 0
 
     # Everything a grid needs that a user can get wrong, before the store is even opened.
     check_checkpoint_dir(args.checkpoint_dir)
     check_executor(args.executor, ray_address=args.ray_address)
-    check_data(grid)
+    check_data(grid.runs)
     store = MlflowStore(args.tracking_uri)
     store.check_reachable()
     experiment = store.experiment_id(grid.name)

@@ -1,6 +1,6 @@
 """Datasets: one module per source, a registry that names them, and the minibatch sampler."""
 
-from benchmark.data.loading import check_available, load_dataset
+from benchmark.data.loading import check_available, load_dataset, on_disk, split_sizes
 from benchmark.data.mixture import MIXTURE25_CENTERS, MIXTURE25_STD
 from benchmark.data.registry import DATASETS, DatasetSource
 from benchmark.data.sampler import BatchSampler
@@ -21,4 +21,6 @@ __all__ = [
     "as_float",
     "check_available",
     "load_dataset",
+    "on_disk",
+    "split_sizes",
 ]

@@ -101,6 +101,12 @@ class Cifar10Source:
             raise missing("cifar10", f"{PATTERN[split]} pickle files", folders(root))
         return found
 
+    def count(self, root: Path, split: str, download: bool) -> int:
+        """The batches' labels counted; unpickled, but without torchvision's import and md5s."""
+        if download and _locate(root, split) is None:
+            return len(self.load(root, split, download))
+        return sum(len(read_batch(path)[1]) for path in self.locate(root, split)[1])
+
     def load(self, root: Path, split: str, download: bool) -> Samples:
         if download and _locate(root, split) is None:
             from torchvision.datasets import CIFAR10

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from benchmark.data.registry import DATASETS, SPLITS, FileBackedSource
+from benchmark.data.registry import DATASETS, SPLITS, CountedSource, FileBackedSource
 from benchmark.data.samples import IMAGE, DataBundle, Samples
 from benchmark.data.settings import DataConfig
 from benchmark.data.transforms import convert_channels, resize_images, subset_indices
-from benchmark.errors import ConfigError
+from benchmark.errors import ConfigError, DataError
 from benchmark.models.tables import image_sizes
 
 CHANNELS = (1, 3)
@@ -76,6 +77,32 @@ def check_available(cfg: DataConfig) -> None:
         return
     for split in SPLITS:
         locate(Path(cfg.data_root), split)
+
+
+def on_disk(cfg: DataConfig) -> bool:
+    """Whether every split of `cfg.dataset` is under `cfg.data_root` (in-memory sources always
+    are): file lookups only, as `check_available` makes them."""
+    try:
+        check_available(replace(cfg, download=False))
+    except DataError:
+        return False
+    return True
+
+
+def split_sizes(cfg: DataConfig) -> dict[str, int]:
+    """How many samples a run of `cfg` gets in each split (its subset, else the whole split),
+    with the subset sizes checked as `load_dataset` checks them. Counted without decoding where
+    the source can count (`CountedSource`), otherwise loaded; the data must be there."""
+    source = DATASETS.get(cfg.dataset)
+    root = Path(cfg.data_root)
+    sizes = {}
+    for split in SPLITS:
+        if isinstance(source, CountedSource):
+            total = source.count(root, split, cfg.download)
+        else:
+            total = len(source.load(root, split, cfg.download))
+        sizes[split] = _subset_size(cfg, split, total) or total
+    return sizes
 
 
 def load_dataset(cfg: DataConfig, seed: int) -> DataBundle:

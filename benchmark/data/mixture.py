@@ -38,5 +38,8 @@ class Mixture25Source:
     labelled = True
     modes = Modes(MIXTURE25_CENTERS, MIXTURE25_STD)
 
+    def count(self, root: Path, split: str, download: bool) -> int:
+        return SIZES[split]
+
     def load(self, root: Path, split: str, download: bool) -> Samples:
         return sample_mixture25(SIZES[split], SEEDS[split])

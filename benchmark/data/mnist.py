@@ -38,18 +38,36 @@ def _find(folder: Path, name: str) -> Path | None:
     return None
 
 
-def read_idx(path: Path, magic: int) -> np.ndarray:
-    """An idx file's array: big-endian header (magic, dims) then uint8 data."""
+def _read(path: Path, size: int = -1) -> bytes:
+    """The first `size` bytes of an idx file (all when -1), gunzipped if it is gzipped."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
-            raw = f.read()
+            return f.read(size)
     except (OSError, EOFError) as err:
         raise DataError(f"mnist: cannot read {path} ({err})") from err
+
+
+def _check_magic(path: Path, raw: bytes, magic: int) -> None:
     found = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else -1
     if found != magic:
         raise DataError(f"mnist: {path} has magic number {found}, expected {magic}; "
                         "is it an MNIST idx file?")
+
+
+def idx_length(path: Path, magic: int) -> int:
+    """How many items an idx file holds, from its header alone (8 bytes, nothing decoded)."""
+    raw = _read(path, 8)
+    _check_magic(path, raw, magic)
+    if len(raw) < 8:
+        raise DataError(f"mnist: {path} ends inside its header; the file is truncated")
+    return int.from_bytes(raw[4:8], "big")
+
+
+def read_idx(path: Path, magic: int) -> np.ndarray:
+    """An idx file's array: big-endian header (magic, dims) then uint8 data."""
+    raw = _read(path)
+    _check_magic(path, raw, magic)
     ndim = magic & 0xFF
     header = 4 + 4 * ndim
     shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
@@ -84,6 +102,12 @@ class MnistSource:
             images_name, labels_name = file_names(split)
             raise missing("mnist", f"{images_name}.gz / {labels_name}.gz", folders(root))
         return found
+
+    def count(self, root: Path, split: str, download: bool) -> int:
+        """From the images file's header: nothing is decompressed beyond it."""
+        if download and _locate(root, split) is None:
+            return len(self.load(root, split, download))
+        return idx_length(self.locate(root, split)[0], IMAGES_MAGIC)
 
     def load(self, root: Path, split: str, download: bool) -> Samples:
         if download and _locate(root, split) is None:

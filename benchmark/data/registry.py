@@ -1,11 +1,12 @@
 """The datasets registry: names to sources (`DATASETS.register(name, source)`).
 
 A source is any object with `kind` ("image" or "points"), `native_channels` (1 or 3; None for
-points) and `load(root, split, download) -> Samples` at the native size. Sources whose samples
-are separate files may also offer `count` and `load_subset` (see `FileBackedSource`), so that a
-subset is decoded without decoding the rest. Sources that read files offer `locate(root, split)`:
-it finds them without reading them or raises the DataError `load` would, so `check_available`
-can check a grid's data before its first run.
+points) and `load(root, split, download) -> Samples` at the native size. A source that can tell
+a split's size without decoding it offers `count` (`CountedSource`); the others are loaded to be
+counted. Sources whose samples are separate files may also offer `load_subset` (see
+`FileBackedSource`), so that a subset is decoded without decoding the rest. Sources that read
+files offer `locate(root, split)`: it finds them without reading them or raises the DataError
+`load` would, so `check_available` can check a grid's data before its first run.
 """
 
 from __future__ import annotations
@@ -39,11 +40,15 @@ class DatasetSource(Protocol):
 
 
 @runtime_checkable
-class FileBackedSource(DatasetSource, Protocol):
+class CountedSource(DatasetSource, Protocol):
     def count(self, root: Path, split: str, download: bool) -> int:
-        """How many samples the split has, without decoding them."""
+        """How many samples the split has, without decoding them: a grid's preflight checks
+        its subsets and eval counts against it (`split_sizes`) before anything is created."""
         ...
 
+
+@runtime_checkable
+class FileBackedSource(CountedSource, Protocol):
     def load_subset(self, root: Path, split: str, download: bool, index: torch.Tensor | None,
                     image_size: int | None) -> Samples:
         """Only the samples at `index` (all when None), resized to `image_size` if given."""

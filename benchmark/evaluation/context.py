@@ -13,7 +13,7 @@ reconstructions, the test encodings) are computed once per evaluation through `s
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -120,15 +120,18 @@ def latents(count: int, z_dim: int, purpose: str) -> torch.Tensor:
     return fixed_normal((count, z_dim), FIXED_SEED, purpose)
 
 
-def check_counts(cfg: EvalConfig, data: DataBundle, metrics: set[str]) -> None:
-    """A configured metric must find all the inputs it asks for (`Metric.counts`) in its split."""
-    sizes = {"train": len(data.train), "test": len(data.test)}
-    used = {field for name in metrics if name in METRICS for field in METRICS[name].counts}
+def check_counts(cfg: EvalConfig, sizes: Mapping[str, int],
+                 dataset: str = "this dataset") -> None:
+    """A configured metric must find all the inputs it asks for (`Metric.counts`) in its split.
+
+    `sizes`: the samples a run gets in each split (`split_sizes`, or a loaded bundle's), so the
+    grid's preflight checks every run before anything is created, and the Evaluator again."""
+    used = {field for name in cfg.metrics if name in METRICS for field in METRICS[name].counts}
     for name in sorted(used):
         split, value = COUNT_SPLITS[name], getattr(cfg, name)
         if value is not None and value > sizes[split]:
             raise ConfigError(f"eval.{name}: {value} exceeds the {sizes[split]} {split} samples "
-                              f"of this dataset; choose from: 1..{sizes[split]}")
+                              f"of {dataset}; choose from: 1..{sizes[split]}")
 
 
 def build_fixed_inputs(cfg: EvalConfig, data: DataBundle) -> FixedInputs:

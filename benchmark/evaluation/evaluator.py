@@ -94,7 +94,8 @@ class Evaluator:
                  dataset_name: str | None = None):
         validate_eval_config(cfg, data, has_labels(data))
         self.metrics = set(cfg.metrics)
-        check_counts(cfg, data, self.metrics)
+        check_counts(cfg, {"train": len(data.train), "test": len(data.test)},
+                     dataset_name or "this dataset")
         self.cfg, self.data, self.device, self.seed = cfg, data, device, seed
         self.make_random_encoder = make_random_encoder
         shape = "x".join(map(str, data.train.x.shape[1:]))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmark.data import DataConfig, load_dataset
+from benchmark.data import DATASETS, DataConfig, load_dataset, split_sizes
 from benchmark.errors import ConfigError, DataError
 
 
@@ -71,6 +71,36 @@ def test_mixture25_ignores_image_options_and_subsets() -> None:
 def test_config_mistakes_are_one_line_config_errors(cfg: DataConfig, pattern: str) -> None:
     with pytest.raises(ConfigError, match=pattern):
         load_dataset(cfg, seed=0)
+
+
+@pytest.mark.parametrize(("dataset", "subsets"), [
+    ("digits", (None, None)), ("digits", (40, 10)), ("mixture25", (500, None)),
+    ("mnist", (None, None)), ("mnist", (30, 20)), ("cifar10", (None, None)),
+    ("cifar10", (None, 700)), ("celeba", (None, None)),
+])
+def test_split_sizes_count_what_load_dataset_loads(dataset: str, subsets: tuple, shared_root: Path,
+                                                   monkeypatch) -> None:
+    """The preflight's sizes, counted without decoding, are the loaded bundle's; the sources it
+    counts never decode an image for it (their `load` is not called)."""
+    cfg = DataConfig(dataset=dataset, data_root=str(shared_root), image_size=28,
+                     train_subset=subsets[0], test_subset=subsets[1])
+    bundle = load_dataset(cfg, seed=0)
+    source = DATASETS.get(dataset)
+
+    def refuse(*args: object) -> None:
+        raise AssertionError(f"{dataset}: split_sizes decoded the images")
+
+    monkeypatch.setattr(source, "load", refuse)
+    if hasattr(source, "load_subset"):
+        monkeypatch.setattr(source, "load_subset", refuse)
+    assert split_sizes(cfg) == {"train": len(bundle.train), "test": len(bundle.test)}
+
+
+def test_split_sizes_refuse_a_subset_beyond_a_split_as_loading_does(shared_root: Path) -> None:
+    cfg = DataConfig(dataset="cifar10", data_root=str(shared_root), test_subset=1018)
+    with pytest.raises(ConfigError, match=r"^data\.test_subset: 1018 is not within the 1017 test "
+                                          r"samples of cifar10; choose from: 1\.\.1017 or null$"):
+        split_sizes(cfg)
 
 
 def test_missing_data_is_a_data_error_naming_the_root(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from reliability_helpers import (
     tiny_grid,
     write_grid,
 )
-from runner_helpers import free_port
+from runner_helpers import SHARED, free_port
 
 from benchmark import report, run
 
@@ -270,6 +270,72 @@ def test_the_reachability_check_shortens_mlflow_retries_only_inside_it(monkeypat
         assert os.environ[our_key] == FAIL_FAST_ENV[our_key]
         assert os.environ[user_key] == "7"
     assert our_key not in os.environ and os.environ[user_key] == "7"
+
+
+# --- counts beyond the data: each run's split sizes, before anything is created ----------------
+# Before the preflight, each of these passed grid validation and every run failed at step 0,
+# leaving a failed MLflow run per run (and a checkpoint folder) behind.
+
+CIFAR = {"dataset": "cifar10", "image_size": 32, "data_root": str(SHARED)}  # 5 x 1,017 + 1,017
+CIFAR_PROBE = {"metrics": ["recon_mse", "probe"], "probe_test_count": 2000}
+
+COUNT_CASES = [
+    Case("probe-test-count-beyond-cifar10-test", base(data=CIFAR, eval=CIFAR_PROBE),
+         r"^eval\.probe_test_count: 2000 exceeds the 1017 test samples of cifar10; choose from: "
+         r"1\.\.1017 \(run 1 of 1: cifar10-adam-"),
+    Case("train-subset-beyond-cifar10-train", base(data={**CIFAR, "train_subset": 6000}),
+         r"^data\.train_subset: 6000 is not within the 5085 train samples of cifar10; choose "
+         r"from: 1\.\.5085 or null \(run 1 of 1: cifar10-"),
+    Case("knn-count-beyond-cifar10-train-subset",
+         base(data={**CIFAR, "train_subset": 300},
+              eval={"metrics": ["knn"], "probe_test_count": 100, "knn_train_count": 500}),
+         r"^eval\.knn_train_count: 500 exceeds the 300 train samples of cifar10; choose from: "
+         r"1\.\.300 \(run 1 of 1: "),
+    Case("count-beyond-the-split-in-the-second-run-only",
+         tiny_grid(base={"data": CIFAR, "eval": {**CIFAR_PROBE, "probe_test_count": 1017}},
+                   axes={"eval.probe_test_count": [1017, 1018]}),
+         r"^eval\.probe_test_count: 1018 exceeds the 1017 test samples of cifar10; choose from: "
+         r"1\.\.1017 \(run 2 of 2: cifar10-"),
+    Case("recon-count-beyond-digits-test", base(eval={"recon_count": 300}),
+         r"^eval\.recon_count: 300 exceeds the 297 test samples of digits; choose from: "
+         r"1\.\.297 \(run 1 of 1: digits-"),
+]
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
+@pytest.mark.parametrize("case", COUNT_CASES, ids=[c.id for c in COUNT_CASES])
+def test_a_count_beyond_the_data_is_one_line_and_creates_nothing(case, dry_run, workdir, capsys):
+    if not (SHARED / "cifar10").is_dir():
+        pytest.skip(f"real CIFAR-10 not found under {SHARED}; set ALIBENCH_TEST_DATA")
+    argv = _argv(case, workdir) + (["--dry-run"] if dry_run else [])
+    outcome = run_main(run.main, argv, capsys)
+    assert_one_error_line(outcome, case.pattern, case.id)
+    assert outcome.stdout == "", f"{case.id}: {outcome.stdout!r}"
+    assert_nothing_created(workdir, case.id)
+
+
+def test_counts_within_the_real_splits_pass_the_preflight(workdir, capsys):
+    """The edges are valid: every test image probed, the whole train split subset."""
+    if not (SHARED / "cifar10").is_dir():
+        pytest.skip(f"real CIFAR-10 not found under {SHARED}; set ALIBENCH_TEST_DATA")
+    grid = base(data={**CIFAR, "train_subset": 5085},
+                eval={**CIFAR_PROBE, "probe_test_count": 1017})
+    outcome = run_main(run.main, ["--grid", str(write_grid(workdir, grid)), "--dry-run",
+                                  *store_args(workdir)], capsys)
+    assert outcome.code == 0 and "1 runs" in outcome.stdout, outcome.stderr
+    assert_nothing_created(workdir)
+
+
+def test_data_not_yet_downloaded_is_left_to_its_run(workdir, capsys):
+    """With `download: true` and nothing on disk the sizes are unknown until the run fetches the
+    data: the preflight lets the grid through (as the availability check does)."""
+    (workdir / "empty").mkdir()
+    grid = base(data={**CIFAR, "data_root": str(workdir / "empty"), "download": True},
+                eval=CIFAR_PROBE)
+    outcome = run_main(run.main, ["--grid", str(write_grid(workdir, grid)), "--dry-run",
+                                  *store_args(workdir)], capsys)
+    assert outcome.code == 0 and "1 runs" in outcome.stdout, outcome.stderr
+    assert list((workdir / "empty").iterdir()) == []
 
 
 # --- python -m benchmark.report ------------------------------------------------------------
