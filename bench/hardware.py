@@ -1,6 +1,7 @@
 """Hardware efficiency: a training step's floating-point work against the machine's peak.
 
     PYTHONPATH=. python bench/hardware.py [--model 32x32] [--rounds 3] [--steps 3] [--quick]
+                                          [--threads N]
 
 The machine's peak is the best of a few float32 matrix products (n x n, 2n^3 operations each),
 timed in the same run. The operations of one update (alternating Adam, batch 100, a paper model
@@ -13,8 +14,12 @@ at a time in round-robin order (the order rotating every round; medians reported
 - memory format: contiguous (NCHW) weights and batch, as the suite had them `before` this
   bench, against the channels-last (NHWC) weights it keeps now (`CONV_MEMORY_FORMAT`);
 - dropout: torch's `nn.Dropout`, as the discriminator had it before issue 17, against the
-  suite's cheaper draw (`benchmark.models.dropout.Dropout`, same distribution), and no dropout
-  at all (a bound: what the draws cost);
+  suite's cheaper draw (`benchmark.models.dropout.Dropout`, same distribution), the whole
+  dropout compiled by inductor (`bench.dropout_variants.InductorDropout`: draws inside the
+  fused kernel, on every thread; its compilation is timed apart), and no dropout at all (a
+  bound: what dropout costs). The same four are also timed on the discriminator's dropouts
+  alone (forward and backward on the tensors one discriminator pass feeds them), where the
+  noise floor is far below a whole step's;
 - Adam's implementation: the for-loop default on CPU, `foreach=True`, `fused=True`;
 - intra-op threads: `torch.set_num_threads(1)` against all cores;
 - inter-op threads: 1 against the default, in child processes (it can only be set at start);
@@ -23,7 +28,9 @@ at a time in round-robin order (the order rotating every round; medians reported
 `suite` is the update exactly as `benchmark.training` builds it (channels-last, the registry's
 Adam: torch's for-loop default on CPU); `suite again` is a second identical copy, so the spread
 between the two is the noise floor of this run. A variant is worth keeping only if it beats
-`suite` by more than that floor; the ones that do are printed.
+`suite` by more than that floor; the ones that do are printed. `--threads N` sets the intra-op
+threads of every row (on a machine other jobs load, 2 threads oversubscribe the cores and the
+rows' spread swamps the differences; 1 thread does not).
 """
 
 from __future__ import annotations
@@ -44,7 +51,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench.common import BATCH, PAPER_MODELS, bare_step, machine_line, time_steps, wait_for_quiet
+from bench.dropout_variants import InductorDropout, dropout_inputs, dropout_times
 from benchmark.models import ModelConfig
+from benchmark.models.dropout import Dropout
 
 ROOT = Path(__file__).resolve().parents[1]
 BETAS = (0.5, 0.999)
@@ -53,6 +62,8 @@ SUITE = "suite (NHWC weights, adam)"
 SUITE_AGAIN = "suite again (noise floor)"
 TORCH_DROPOUT = "nn.Dropout (before #17)"
 NO_DROPOUT = "no dropout (bound)"
+INDUCTOR_DROPOUT = "inductor dropout (compiled)"
+SUITE_DROPOUT = "suite (rand_like < 1 - p)"
 
 
 def peak_flops(n: int, reps: int) -> float:
@@ -118,6 +129,7 @@ def training_variants(model: ModelConfig, shape: tuple, batch: torch.Tensor
         BEFORE: (make(torch.contiguous_format), None),
         TORCH_DROPOUT: (make(dropout=torch.nn.Dropout), None),
         NO_DROPOUT: (make(dropout=lambda p: torch.nn.Identity()), None),
+        INDUCTOR_DROPOUT: (make(dropout=InductorDropout), None),
         SUITE: (make(), None),
         "adam foreach": (make(impl="foreach"), None),
         "adam fused": (make(impl="fused"), None),
@@ -145,7 +157,7 @@ def round_robin(jobs: dict[str, tuple[Callable[[], object], int | None]], steps:
 def child_step_time(label: str, interop: int | None, steps: int, quick: bool) -> float:
     """Seconds per update in a fresh process with `interop` inter-op threads (None: default)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--model", label,
-           "--steps", str(steps)]
+           "--steps", str(steps), "--threads", str(torch.get_num_threads())]
     if interop:
         cmd += ["--interop", str(interop)]
     if quick:
@@ -194,6 +206,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=3, help="updates per timed block (default: 3)")
     p.add_argument("--matmul", type=int, default=3072, help="n of the peak's n x n matmul")
     p.add_argument("--quick", action="store_true", help="width 0.125: a smoke test")
+    p.add_argument("--threads", type=int, help="intra-op threads of every row (default: torch's)")
     p.add_argument("--wait-load", type=float, default=0.0,
                    help="first wait (up to 20 min) for a 1-minute load below this (0: don't)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -201,6 +214,8 @@ def main() -> None:
     args = p.parse_args()
     if args.interop:
         torch.set_num_interop_threads(args.interop)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     paper = PAPER_MODELS[args.model]
     model = paper.model()
     if args.quick:
@@ -214,6 +229,8 @@ def main() -> None:
         wait_for_quiet(args.wait_load, 1200)
 
     variants = training_variants(model, paper.shape, batch)
+    suite_first = _timed(variants[SUITE][0])  # first calls: allocation, and inductor's compile
+    compile_s = _timed(variants[INDUCTOR_DROPOUT][0]) - suite_first
     flops = step_flops(variants[SUITE][0])
     peak = peak_flops(args.matmul, 3)
     step_s = round_robin(variants, args.steps, args.rounds)
@@ -225,6 +242,12 @@ def main() -> None:
         for name in (("default", "1") if r % 2 == 0 else ("1", "default")):
             interop[name].append(child_step_time(args.model, None if name == "default" else 1,
                                                  args.steps, args.quick))
+    probe = bare_step(model, paper.shape, batch)
+    layouts = dropout_inputs(probe.ali.discriminator, probe.run)
+    dropout_s = dropout_times(layouts, {TORCH_DROPOUT: torch.nn.Dropout(model.dropout),
+                                        SUITE_DROPOUT: Dropout(model.dropout),
+                                        INDUCTOR_DROPOUT: InductorDropout(model.dropout),
+                                        NO_DROPOUT: torch.nn.Identity()}, 10 * args.rounds)
     evaluation = evaluation_times(model if args.model == "28x28" else PAPER_MODELS["28x28"].model(),
                                   args.data_root, args.rounds, args.quick)
 
@@ -264,8 +287,19 @@ def main() -> None:
           f"({before / suite:.2f}x)")
     torch_dropout = step_s[TORCH_DROPOUT]
     print(f"dropout: suite {flops / suite / 1e9:.1f} GFLOP/s against nn.Dropout "
-          f"{flops / torch_dropout / 1e9:.1f} ({torch_dropout / suite:.2f}x); without dropout "
+          f"{flops / torch_dropout / 1e9:.1f} ({torch_dropout / suite:.2f}x); inductor "
+          f"{flops / step_s[INDUCTOR_DROPOUT] / 1e9:.1f} ({suite / step_s[INDUCTOR_DROPOUT]:.2f}x"
+          f" the suite, its first update {compile_s:+.1f} s: compilation); without dropout "
           f"{flops / step_s[NO_DROPOUT] / 1e9:.1f}")
+    floor_s = dropout_s[NO_DROPOUT]
+    print(f"the discriminator's {len(layouts)} dropouts alone, forward + backward on one pass's "
+          f"tensors (4 passes per alternating step), medians of {10 * args.rounds} rounds; "
+          f"cost = time - no dropout's ({floor_s * 1e3:.1f} ms, making the gradients):")
+    for name, seconds in dropout_s.items():
+        cost = seconds - floor_s
+        print(f"  {name:<30} {seconds * 1e3:>7.1f} ms, cost {cost * 1e3:>6.1f} ms"
+              + (f" ({(dropout_s[SUITE_DROPOUT] - floor_s) / cost:.2f}x the suite's speed)"
+                 if cost > 0 else ""))
 
 if __name__ == "__main__":
     main()

@@ -67,3 +67,35 @@ def test_scale_bench_times_the_cli():
     out = run_bench("bench/scale.py", "--quick", "--parts", "cli", "--repeat", "1")
     for row in ("--help", "--dry-run, 500 runs, no store yet", "--dry-run, 500 runs, store exists"):
         assert row in out
+
+
+@pytest.mark.slow
+def test_the_compiled_dropout_keeps_the_distribution_and_resumes_from_the_rng_state():
+    """Inductor draws inside its kernel from a key taken off torch's global generator: the same
+    seed gives the same mask and gradient, a restored RNG state the same next draws, and each
+    element is kept with probability 1 - p, independently of its neighbour (2M elements)."""
+    from bench.dropout_variants import InductorDropout
+
+    dropout = InductorDropout(0.2)
+    x = torch.ones(100, 32, 28, 28).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+
+    def once() -> tuple[torch.Tensor, torch.Tensor]:
+        y = dropout(x)
+        (grad,) = torch.autograd.grad(y.sum(), x)
+        return y, grad
+
+    torch.manual_seed(7)
+    first = once()
+    state = torch.get_rng_state()
+    following = once()
+    torch.manual_seed(7)
+    assert all(torch.equal(a, b) for a, b in zip(first, once(), strict=True))
+    torch.set_rng_state(state)
+    assert all(torch.equal(a, b) for a, b in zip(following, once(), strict=True))
+    assert not torch.equal(first[0], following[0])
+    kept = (first[0] != 0).flatten().double()
+    n = kept.numel()
+    assert set(first[0].unique().tolist()) == {0.0, 1.25}
+    assert abs(kept.mean().item() - 0.8) < 5 * (0.16 / n) ** 0.5
+    assert abs((kept[:-1] * kept[1:]).mean().item() - 0.64) < 5 * (0.64 / n) ** 0.5

@@ -10,6 +10,14 @@ one float32 uniform per element (the keep probability is then exact to 2^-24: 0.
 backward pass, which is one multiplication. The step's gain is measured by `bench/hardware.py`
 (bench/README.md).
 
+The draw remains a large part of what this dropout costs, and torch's CPU generator is serial.
+`torch.compile` was measured as a way around it and is not used (bench/README.md, "Dropout's
+draw"): inductor fuses the draw, compare and scale into one kernel on every thread, seeded from
+the global generator (resume stays exact), but each element costs a full Philox evaluation of
+which one output in four is kept, and it saves the keep mask as bool, which its AVX2 code
+writes slowly; on this 2-core machine it was slower than this draw. Narrower draws (16 random
+bits per element) would be cheaper but round the keep probability to 2^-16.
+
 The draws come from torch's global generator as before, so a run stays a pure function of its
 seed and a checkpoint's RNG state resumes it exactly; the numbers differ from those drawn by
 `nn.Dropout` (other draws, same distribution).
