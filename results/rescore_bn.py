@@ -65,7 +65,8 @@ def main() -> None:
         for protocol, model in (("running", ali),
                                 ("recomputed", statistics.scoring_copy(ali, saved["step"]))):
             metrics = evaluator.evaluate(model)
-            out.writerow([name, saved["step"], protocol, *(round(metrics[k], 4) for k in keys)])
+            out.writerow([name, saved["step"], protocol,
+                           *(round(metrics[k], 4) if k in metrics else "" for k in keys)])
             sys.stdout.flush()
 
 
