@@ -169,7 +169,8 @@ def grid_500() -> dict:
     """5 learning rates x 5 stabilizer settings x 20 seeds on digits: 500 runs."""
     return {
         "name": "bench-scale-500",
-        "base": {"data": {"dataset": "digits"}, "model": {"z_dim": 32, "width": 0.25}},
+        "base": {"data": {"dataset": "digits"}, "model": {"z_dim": 32, "width": 0.25},
+                 "eval": {"recon_count": 297}},  # digits has 297 test images (preflight)
         "axes": {
             "optim.lr_g": [1e-4, 2e-4, 5e-4, 1e-3, 2e-3],
             "stabilizers": [
