@@ -90,8 +90,7 @@ def build(name: str, references: list[Reference], tracking_uri: str, out: Path,
         references=compare_references(references, tables.measured_configs(data, configs)),
         figures=figures,
         panel_seed=seed, panels=panel_rows, baseline_note=tables.baselines_note(declared),
-        baseline_flags=tables.baseline_flags(summary, declared),
-        budget=tables.budgets(data.params))
+        baseline_flags=tables.baseline_flags(summary, declared))
     return page.write_report(out, report)
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from benchmark.reporting import references as refs
 from benchmark.reporting.panels import PANEL_KINDS, PanelRow
 from benchmark.reporting.plots import Figure
-from benchmark.reporting.tables import BaselineFlag, fmt, markdown_table, mean_std
+from benchmark.reporting.tables import BUDGET_LABEL, BaselineFlag, fmt, markdown_table, mean_std
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1400px;padding:0 1em;
@@ -53,7 +53,11 @@ class Report:
     panels: list[PanelRow]
     baseline_note: str = ""  # tables.baselines_note: which column is whose baseline
     baseline_flags: list[BaselineFlag] = field(default_factory=list)
-    budget: str = ""  # tables.budgets: where the final values are taken, in words
+    @property
+    def budget(self) -> str:
+        """The runs' budgets in words (tables.budgets, one of the settings): where the final
+        values are taken."""
+        return dict(self.settings).get(BUDGET_LABEL, "")
 
     def settings_line(self) -> str:
         return "; ".join(f"{k}: {v}" for k, v in self.settings) or "no settings params logged"

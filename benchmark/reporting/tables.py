@@ -348,6 +348,7 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 BUDGET_PARAMS = (("train.grad_evals", "gradient evaluations"), ("train.steps", "steps"))
+BUDGET_LABEL = "budget"  # the settings entry that states the runs' budgets
 
 
 def budgets(params: pd.DataFrame) -> str:
@@ -381,7 +382,7 @@ def settings(params: pd.DataFrame) -> list[tuple[str, str]]:
     not what they ran)."""
     out = []
     if budget := budgets(params):
-        out.append(("budget", budget))
+        out.append((BUDGET_LABEL, budget))
     for label, key in SETTINGS_PARAMS:
         column = find_param(params, key)
         if column is None:
