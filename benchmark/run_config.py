@@ -141,14 +141,18 @@ def run_name(cfg: RunConfig) -> str:
 
 
 def config_name(cfg: RunConfig) -> str:
-    """Readable and distinct per config (the seeds of one config share it, so MLflow's "Group
-    by" on it draws each config's mean and band): dataset, optimizer, scheme, tricks, and the
-    options that only some optimizers and schemes have, when they are not defaults (each
-    optimizer option as its `Option.label` shows it)."""
-    tricks = "+".join(s["name"] for s in cfg.stabilizers) or "none"
+    """Readable, and shared by the seeds of one config (so MLflow's "Group by" on it draws each
+    config's mean and band): dataset, optimizer, scheme, the stabilizers with their non-default
+    options (as the `stabilizers` param shows them), and the options that only some optimizers
+    and schemes have, when they are not defaults (each optimizer option as its `Option.label`
+    shows it; `d5` for five discriminator steps). Model and training fields are not in it: a
+    grid that varies them is told apart by its params."""
+    tricks = describe_stabilizers(non_default_options(cfg.stabilizers))
     variants = []
     if cfg.scheme.name == "extragradient" and not cfg.scheme.resample:
         variants.append("noresample")
+    if cfg.scheme.name == "alternating" and cfg.scheme.d_steps != 1:
+        variants.append(f"d{cfg.scheme.d_steps}")
     # Optimizer flags, then averaging and lookahead, then valued options: the order names have
     # always had, so a config keeps its name (the UI's grouping) across versions.
     flags, valued = option_labels(cfg.optim, flags=True), option_labels(cfg.optim, flags=False)

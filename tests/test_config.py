@@ -203,7 +203,23 @@ def test_the_stabilizers_param_shows_the_options_that_differ_from_the_defaults()
         {"name": "label_smoothing", "alpha": 0.1, "two_sided": True}]}).runs[0]
     assert flat_params(cfg)["stabilizers"] == (
         "instance_noise(anneal_steps=300)+label_smoothing(two_sided=True)")
-    assert run_name(cfg).endswith("-instance_noise+label_smoothing-lr0.0002_0.0001-s0")
+    assert run_name(cfg).endswith("-instance_noise(anneal_steps=300)+label_smoothing"
+                                  "(two_sided=True)-lr0.0002_0.0001-s0")
+
+
+def test_config_names_tell_apart_discriminator_steps_and_stabilizer_options(tmp_path):
+    """The optimizer study's alternating Adam with 1 and 5 D steps, and the screen's cycle
+    weights, once shared a name (and an MLflow group)."""
+    grid = tmp_path / "g.yaml"
+    grid.write_text("name: names\nbase: {data: {dataset: digits}}\nruns:\n"
+                    "  - {scheme.name: alternating}\n"
+                    "  - {scheme.name: alternating, scheme.d_steps: 5}\n"
+                    "  - {stabilizers: [{name: cycle_consistency, weight: 10.0}]}\n"
+                    "  - {stabilizers: [{name: cycle_consistency, weight: 100.0}]}\n")
+    names = [run_name(c) for c in load_grid(grid).runs]
+    assert len(set(names)) == 4, names
+    assert "-alternating-d5-" in names[1] and "-alternating-none-" in names[0]
+    assert "-cycle_consistency(weight=100.0)-" in names[3]
 
 
 # --- exclude rules ---------------------------------------------------------------------------------

@@ -195,8 +195,11 @@ class Evaluator:
                         if encoder is not None else None)
         settings = {f.name: getattr(self.cfg, f.name) for f in dataclasses.fields(self.cfg)
                     if f.metadata.get("in_key", True) and f.name != "metrics"}
+        declared = sorted({k.baseline.key for name in wanted for k in METRICS[name].keys
+                           if k.baseline is not None})  # a metric gaining a baseline: new file
         key = digest({"data": self._fingerprint(), "metrics": wanted, "seed": self.seed,
-                      "fixed_seed": FIXED_SEED, "encoder": architecture, "settings": settings})
+                      "fixed_seed": FIXED_SEED, "encoder": architecture, "settings": settings,
+                      "baselines": declared})
         path = Path(self.cfg.cache_dir) / "baselines" / f"{self.tag}-{key}.json"
         cached = read_json(path)
         if cached is not None:

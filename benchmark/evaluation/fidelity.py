@@ -21,7 +21,9 @@ from torch.utils.data import Dataset
 
 from benchmark.errors import ConfigError, DataError
 from benchmark.evaluation.classifier import CLASSIFIER_EXTRACTOR
-from benchmark.evaluation.context import to_uint8_rgb
+from benchmark.evaluation.context import FIXED_SEED, purpose_generator, to_uint8_rgb
+from benchmark.evaluation.metrics import PIXEL_GAUSSIAN
+from benchmark.evaluation.reconstruction import mean_input
 from benchmark.registry import Registry
 
 if TYPE_CHECKING:
@@ -157,6 +159,30 @@ def fid(ctx: EvalContext) -> dict[str, float]:
     return fidelity_metrics(generated, real, FEATURE_EXTRACTORS.get(cfg.fid_extractor),
                             ctx.res.fid_weights(), cfg.kid_subset_size, cfg.batch_size,
                             cuda=ctx.res.device.type == "cuda")
+
+
+def pixel_gaussian(train_x: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
+    """`count` images whose pixels are independent normals with each pixel's training mean and
+    standard deviation, clipped to [0, 1]: a generator that knows the data's first two moments
+    per pixel and nothing of its structure, so a trained generator must score better."""
+    mean = mean_input(train_x)
+    std = (mean_input(train_x, power=2) - mean.square()).clamp_(min=0.0).sqrt_()
+    noise = torch.randn((count, *train_x.shape[1:]), generator=generator, dtype=torch.float64)
+    return (mean + std * noise).clamp_(0.0, 1.0).float()
+
+
+def fid_baseline(ctx: EvalContext) -> dict[str, float]:
+    """The `fid` metric's baseline: FID, KID and IS of `fid_gen_count` pixel-Gaussian images
+    (`pixel_gaussian`, fixed draws) against the same real images the metric uses."""
+    cfg, inputs = ctx.res.cfg, ctx.res.inputs
+    generated = pixel_gaussian(inputs.data.train.x, cfg.fid_gen_count,
+                               purpose_generator(FIXED_SEED, "fid_gaussian"))
+    scores = fidelity_metrics(generated, inputs.data.test.x[inputs.fid_real],
+                              FEATURE_EXTRACTORS.get(cfg.fid_extractor), ctx.res.fid_weights(),
+                              cfg.kid_subset_size, cfg.batch_size,
+                              cuda=ctx.res.device.type == "cuda")
+    return {PIXEL_GAUSSIAN.key_for(key): value for key, value in scores.items()
+            if not key.endswith("_std")}
 
 
 def check_kid_subset(cfg: EvalConfig) -> None:

@@ -30,6 +30,9 @@ def lazy(target: str) -> Callable[..., Any]:
 SAMPLES = "{key} ({eval.fid_gen_count} gen / {eval.fid_real_count} real)"
 RANDOM_ENCODER = "random-encoder baseline"
 HELDOUT = Baseline("{key}_heldout", "held-out real images", floor=False)
+# FID/KID/IS of images whose pixels are drawn independently from each pixel's training mean and
+# std (`fidelity.pixel_gaussian`): a generator must beat it. Only the means are logged.
+PIXEL_GAUSSIAN = Baseline("gaussian_{key}", "pixel-Gaussian baseline")
 
 METRICS.register("recon_mse", Metric(
     lazy("reconstruction:recon_mse"), kinds=("image", "points"), counts=("recon_count",),
@@ -39,10 +42,11 @@ METRICS.register("recon_mse", Metric(
 METRICS.register("fid", Metric(
     lazy("fidelity:fid"), kinds=("image",), fid_features=True,
     counts=("fid_real_count", "classifier_train_count"),
-    keys=(MetricKey("fid_*", higher_is_better=False, label=SAMPLES),
-          MetricKey("kid_*", higher_is_better=False, label=SAMPLES),
-          MetricKey("is_*", higher_is_better=True, label="{key} ({eval.fid_gen_count} gen)")),
-    check=lazy("fidelity:check_kid_subset")))
+    keys=(MetricKey("fid_*", higher_is_better=False, label=SAMPLES, baseline=PIXEL_GAUSSIAN),
+          MetricKey("kid_*", higher_is_better=False, label=SAMPLES, baseline=PIXEL_GAUSSIAN),
+          MetricKey("is_*", higher_is_better=True, label="{key} ({eval.fid_gen_count} gen)",
+                    baseline=PIXEL_GAUSSIAN)),
+    baseline=lazy("fidelity:fid_baseline"), check=lazy("fidelity:check_kid_subset")))
 METRICS.register("prdc", Metric(
     lazy("prdc:prdc"), kinds=("image",), fid_features=True,
     counts=("fid_real_count", "classifier_train_count"),

@@ -52,11 +52,12 @@ def reconstruction_mse(x: torch.Tensor, recons: Reconstructions) -> dict[str, fl
             KEY_RECON_MSE_MEAN: mean_squared_error(recons.mean, x)}
 
 
-def mean_input(train_x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-    """The training mean in the model's range, (1, ...), summed in chunks of float64."""
+def mean_input(train_x: torch.Tensor, chunk: int = 4096, power: int = 1) -> torch.Tensor:
+    """The training mean of x ** power in the model's range, (1, ...), summed in chunks of
+    float64 (power 2 gives the second moment the pixel-Gaussian FID baseline needs)."""
     total = torch.zeros((1, *train_x.shape[1:]), dtype=torch.float64)
     for i in range(0, len(train_x), chunk):
-        total += as_float(train_x[i : i + chunk]).double().sum(dim=0, keepdim=True)
+        total += as_float(train_x[i : i + chunk]).double().pow(power).sum(dim=0, keepdim=True)
     return total / len(train_x)
 
 

@@ -14,6 +14,7 @@ from eval_models import tiny_ali, tiny_encoder
 from benchmark.data import DATASETS, DataBundle
 from benchmark.errors import ConfigError
 from benchmark.evaluation import METRICS, EvalConfig, Evaluator, validate_eval_config
+from benchmark.evaluation.registry import Baseline, MetricKey
 
 IMAGE_METRICS = ["recon_mse", "fid", "probe", "knn", "recon_acc"]
 MNIST = DATASETS["mnist"]
@@ -40,7 +41,9 @@ def test_every_image_metric_gives_its_keys_as_floats(full):
     assert set(out) == IMAGE_KEYS
     assert all(type(v) is float and math.isfinite(v) for v in out.values()), out
     assert set(full.baselines()) == {"recon_mse_mean_image", "probe_acc_random",
-                                     "knn_acc_random", "classifier_test_acc"}
+                                     "knn_acc_random", "classifier_test_acc",
+                                     "gaussian_fid_classifier", "gaussian_kid_classifier",
+                                     "gaussian_is_classifier"}
 
 
 def test_evaluation_leaves_the_training_rng_stream_and_modes_alone(full):
@@ -79,6 +82,31 @@ def test_baselines_are_cached_on_disk_per_data_and_settings(small_mnist, small_c
     assert again["knn_acc_random"] == -1.0
     other_seed = Evaluator(cfg, small_mnist, torch.device("cpu"), tiny_encoder, seed=1)
     assert other_seed.baselines()["knn_acc_random"] != -1.0  # another key, another file
+    assert len(list((tmp_path / "baselines").iterdir())) == 2
+
+
+def test_a_metric_that_gains_a_baseline_does_not_read_the_old_cache(small_mnist, small_cfg,
+                                                                     tmp_path):
+    """A cache written before a metric declared another baseline (the FID's pixel-Gaussian came
+    later) would hide the new key; the declared baseline keys are part of the file's key."""
+    cfg = dataclasses.replace(small_cfg, metrics=["recon_mse"], cache_dir=str(tmp_path))
+    Evaluator(cfg, small_mnist, torch.device("cpu"), tiny_encoder, seed=0).baselines()
+    old = METRICS.get("recon_mse")
+    extra = MetricKey("recon_mse_extra", higher_is_better=False,
+                      baseline=Baseline("recon_mse_extra_baseline", "an added baseline"))
+
+    def baseline(ctx):
+        return {**old.baseline(ctx), "recon_mse_extra_baseline": 1.0}
+
+    METRICS.unregister("recon_mse")
+    try:
+        METRICS.register("recon_mse", dataclasses.replace(old, keys=(*old.keys, extra),
+                                                          baseline=baseline))
+        again = Evaluator(cfg, small_mnist, torch.device("cpu"), tiny_encoder, seed=0)
+        assert again.baselines()["recon_mse_extra_baseline"] == 1.0
+    finally:
+        METRICS.unregister("recon_mse")
+        METRICS.register("recon_mse", old)
     assert len(list((tmp_path / "baselines").iterdir())) == 2
 
 

@@ -33,8 +33,8 @@ def test_plugins_are_choices_and_name_their_runs(plugins, grid_file) -> None:
     assert {"logit_penalty", "latent_norm"} <= set(STABILIZERS.names())
     grid = load_grid(grid_file("plugged", PLUGGED, axes={"optim.alpha": [0.9, 0.99]}))
     assert [run_name(r) for r in grid.runs] == [
-        "stripes-rmsprop-alternating-alpha0.9-logit_penalty+latent_norm-lr0.001_0.001-s0",
-        "stripes-rmsprop-alternating-logit_penalty+latent_norm-lr0.001_0.001-s0"]  # default
+        "stripes-rmsprop-alternating-alpha0.9-logit_penalty(weight=0.5)+latent_norm-lr0.001_0.001-s0",
+        "stripes-rmsprop-alternating-logit_penalty(weight=0.5)+latent_norm-lr0.001_0.001-s0"]  # default
     params = flat_params(grid.runs[0])
     assert params["optim.alpha"] == "0.9" and params["data.image_size"] == "16"
     assert params["stabilizers"] == "logit_penalty(weight=0.5)+latent_norm"
@@ -102,7 +102,7 @@ def test_plugins_train_into_mlflow_and_reach_the_report(plugins, grid_file, run_
         "adam"].data.params  # an option enters only the runs of optimizers that take it
     assert plugged.data.tags["stabilizers"] == "logit_penalty+latent_norm"
     assert plugged.info.run_name == ("stripes-rmsprop-alternating-alpha0.5-"
-                                     "logit_penalty+latent_norm-lr0.001_0.001-s0")
+                                     "logit_penalty(weight=0.5)+latent_norm-lr0.001_0.001-s0")
 
     report = build_report("plugged")
     readme = (report / "README.md").read_text()

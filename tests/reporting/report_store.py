@@ -5,7 +5,8 @@ seed that diverged, and C (sgd, other lr, other FID sample count) with one seed.
 logged is kept in `Logged.values` so tests can recompute the expected numbers on their own.
 Each run logs its baselines at step 0, as training does; they are chosen so that B beats the
 mean-image baseline and A and C do not, B's averaged-params recon_mse does not, A does not beat
-its random-encoder knn_acc, and C (another random encoder) not its probe_acc.
+its random-encoder knn_acc, C (another random encoder) not its probe_acc, and only B beats the
+pixel-Gaussian FID.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ STEPS = range(0, 101, 10)  # losses and times
 EVAL_STEPS = (0, 50, 100)  # recon_mse, fid
 MEAN_IMAGE_MSE = 0.045  # recon_mse_mean_image: below A's and C's recon_mse, above B's
 CLASSIFIER_ACC = 0.95  # classifier_test_acc: recon_acc's ceiling, never flagged
+GAUSSIAN_FID = 4.0  # gaussian_fid_classifier: above B's FID (about 3), below A's and C's
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ def _histories(spec: Spec, rng: np.random.Generator) -> dict[str, list[tuple[int
     hist["probe_acc_random"] = [(0, {"C": 0.9}.get(spec.config, 0.70 + 0.01 * spec.seed))]
     hist["knn_acc_random"] = [(0, 0.88)]
     hist["classifier_test_acc"] = [(0, CLASSIFIER_ACC)]
+    hist["gaussian_fid_classifier"] = [(0, GAUSSIAN_FID)]
     if spec.outcome == "diverged":
         hist["loss_d"][-1] = (last, float("nan"))
         return hist

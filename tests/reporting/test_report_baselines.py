@@ -31,7 +31,10 @@ CHECKED = (
     ("knn_acc", "knn_acc", "knn_acc_random", True, "random-encoder baseline"),
     ("avg_ema.recon_mse", "avg_ema.recon_mse", "recon_mse_mean_image", False,
      "mean-image baseline"),
+    ("fid_classifier ({gen} gen / 1000 real)", "fid_classifier", "gaussian_fid_classifier", False,
+     "pixel-Gaussian baseline"),
 )
+FID_GEN = {"A": 1000, "B": 1000, "C": 500}  # eval.fid_gen_count: in the FID's column name
 
 
 def _summary(report: Path) -> pd.DataFrame:
@@ -72,6 +75,9 @@ def test_the_declared_baselines_are_the_ones_evaluation_logs() -> None:
     assert declared("avg_ema.knn_acc") == declared("knn_acc")
     assert declared("fid_classifier").higher_is_better is False
     assert declared("recon_mse_mean_image") is None  # a baseline, not a metric
+    assert declared("fid_classifier").baseline.key == "gaussian_fid_classifier"
+    assert declared("is_classifier").baseline.key == "gaussian_is_classifier"
+    assert declared("gaussian_fid_classifier") is None
 
 
 def test_summary_csv_puts_each_baseline_beside_its_metric(report: Path, logged: Logged) -> None:
@@ -128,6 +134,7 @@ def _expected_flags(logged: Logged) -> tuple[list[tuple[str, str]], list[str]]:
             if not _values(logged, config, key):
                 continue
             value, base = _mean(logged, config, key), _mean(logged, config, baseline)
+            column = column.format(gen=FID_GEN[config])
             phrase = f"{ID_OF[config]} ({{}}): {column} does not beat"
             if (value > base) if higher else (value < base):
                 clean.append(phrase)
@@ -190,12 +197,14 @@ def test_final_metric_plot_draws_each_rows_baseline(logged: Logged) -> None:
     drawn = _baseline_artists(fig)
     prdc = {f"{key} (1000 gen / 1000 real)" for key in PRDC_KEYS} | {
         f"{key} (500 gen / 1000 real)" for key in PRDC_KEYS}  # config C: other sample counts
+    fid = {"fid_classifier (1000 gen / 1000 real)", "fid_classifier (500 gen / 1000 real)"}
     assert set(drawn) == {"recon_mse (final)", "recon_mse (best)", "probe_acc", "knn_acc",
-                          "recon_acc", "avg_ema.recon_mse", *prdc}
+                          "recon_acc", "avg_ema.recon_mse", *prdc, *fid}
     rows = {0: "A", 1: "B", 2: "C"}  # the y positions: adam, extra_adam, sgd
     for title, key in (("probe_acc", "probe_acc_random"), ("recon_mse (final)",
                                                            "recon_mse_mean_image"),
-                       ("recon_acc", "classifier_test_acc")):
+                       ("recon_acc", "classifier_test_acc"),
+                       ("fid_classifier (1000 gen / 1000 real)", "gaussian_fid_classifier")):
         [ticks] = drawn[title]
         for (x0, y0), (x1, y1) in ticks.get_segments():
             assert x0 == x1 and y0 < y1
