@@ -29,7 +29,7 @@ from benchmark.data import load_dataset
 from benchmark.evaluation import Evaluator
 from benchmark.grid import load_grid
 from benchmark.models import build_encoder
-from benchmark.run_config import run_name
+from benchmark.run_config import run_key, run_name
 
 TAG = "alibench.baselines_added"
 
@@ -46,8 +46,8 @@ def main() -> None:
     grid = load_grid(args.grid, {"data.data_root": args.data_root})
     experiment = client.get_experiment_by_name(grid.name).experiment_id
     for cfg in grid.runs:
-        name = run_name(cfg)
-        found = client.search_runs([experiment], f"attributes.run_name = '{name}' and "
+        name, key = run_name(cfg), run_key(cfg)  # names change across versions, keys do not
+        found = client.search_runs([experiment], f"tags.run_key = '{key}' and "
                                                  "tags.outcome = 'finished'")
         if len(found) != 1:
             print(f"{name}: {len(found)} finished runs, skipped", file=sys.stderr)
