@@ -151,14 +151,19 @@ def fidelity_metrics(generated: torch.Tensor, real: torch.Tensor, extractor: Fea
             for constant, (name, suffix) in _RENAME.items()}
 
 
-def fid(ctx: EvalContext) -> dict[str, float]:
-    """The `fid` metric: FID, KID and IS of decoded fixed latents against the fixed test images."""
+def against_fixed_real(ctx: EvalContext, generated: torch.Tensor) -> dict[str, float]:
+    """FID, KID and IS of `generated` against the fixed test images, in the run's feature space
+    and settings: what the metric and its baseline both score."""
     cfg = ctx.res.cfg
-    generated = ctx.decoded(cfg.fid_gen_count, "fid_z")
     real = ctx.res.inputs.data.test.x[ctx.res.inputs.fid_real]
     return fidelity_metrics(generated, real, FEATURE_EXTRACTORS.get(cfg.fid_extractor),
                             ctx.res.fid_weights(), cfg.kid_subset_size, cfg.batch_size,
                             cuda=ctx.res.device.type == "cuda")
+
+
+def fid(ctx: EvalContext) -> dict[str, float]:
+    """The `fid` metric: FID, KID and IS of decoded fixed latents against the fixed test images."""
+    return against_fixed_real(ctx, ctx.decoded(ctx.res.cfg.fid_gen_count, "fid_z"))
 
 
 def pixel_gaussian(train_x: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
@@ -174,13 +179,9 @@ def pixel_gaussian(train_x: torch.Tensor, count: int, generator: torch.Generator
 def fid_baseline(ctx: EvalContext) -> dict[str, float]:
     """The `fid` metric's baseline: FID, KID and IS of `fid_gen_count` pixel-Gaussian images
     (`pixel_gaussian`, fixed draws) against the same real images the metric uses."""
-    cfg, inputs = ctx.res.cfg, ctx.res.inputs
-    generated = pixel_gaussian(inputs.data.train.x, cfg.fid_gen_count,
+    generated = pixel_gaussian(ctx.res.inputs.data.train.x, ctx.res.cfg.fid_gen_count,
                                purpose_generator(FIXED_SEED, "fid_gaussian"))
-    scores = fidelity_metrics(generated, inputs.data.test.x[inputs.fid_real],
-                              FEATURE_EXTRACTORS.get(cfg.fid_extractor), ctx.res.fid_weights(),
-                              cfg.kid_subset_size, cfg.batch_size,
-                              cuda=ctx.res.device.type == "cuda")
+    scores = against_fixed_real(ctx, generated)
     return {PIXEL_GAUSSIAN.key_for(key): value for key, value in scores.items()
             if not key.endswith("_std")}
 
