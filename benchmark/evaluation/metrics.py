@@ -33,6 +33,15 @@ HELDOUT = Baseline("{key}_heldout", "held-out real images", floor=False)
 # FID/KID/IS of images whose pixels are drawn independently from each pixel's training mean and
 # std (`fidelity.pixel_gaussian`): a generator must beat it. Only the means are logged.
 PIXEL_GAUSSIAN = Baseline("gaussian_{key}", "pixel-Gaussian baseline")
+IS_SAMPLES = "{key} ({eval.fid_gen_count} gen)"
+
+
+def spread_key(pattern: str, label: str) -> MetricKey:
+    """KID's std over subsets and IS's over splits: the estimate's own spread, not a score. Its
+    pattern is more specific than its mean's (`kid_*`), so it wins the match: no baseline (none
+    is logged, and a spread has nothing to beat), no plot panel; smaller is a steadier estimate."""
+    return MetricKey(pattern, higher_is_better=False, label=label, plotted=False)
+
 
 METRICS.register("recon_mse", Metric(
     lazy("reconstruction:recon_mse"), kinds=("image", "points"), counts=("recon_count",),
@@ -44,8 +53,9 @@ METRICS.register("fid", Metric(
     counts=("fid_real_count", "classifier_train_count"),
     keys=(MetricKey("fid_*", higher_is_better=False, label=SAMPLES, baseline=PIXEL_GAUSSIAN),
           MetricKey("kid_*", higher_is_better=False, label=SAMPLES, baseline=PIXEL_GAUSSIAN),
-          MetricKey("is_*", higher_is_better=True, label="{key} ({eval.fid_gen_count} gen)",
-                    baseline=PIXEL_GAUSSIAN)),
+          spread_key("kid_*_std", SAMPLES),
+          MetricKey("is_*", higher_is_better=True, label=IS_SAMPLES, baseline=PIXEL_GAUSSIAN),
+          spread_key("is_*_std", IS_SAMPLES)),
     baseline=lazy("fidelity:fid_baseline"), check=lazy("fidelity:check_kid_subset")))
 METRICS.register("prdc", Metric(
     lazy("prdc:prdc"), kinds=("image",), fid_features=True,

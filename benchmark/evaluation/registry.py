@@ -163,9 +163,12 @@ def declared_keys() -> list[MetricKey]:
 
 def declared(key: str) -> MetricKey | None:
     """The declaration of a logged key (averaged or not), its baseline key resolved; None for
-    keys that are no declared metric of the model (losses, times, the baselines themselves)."""
+    keys that are no declared metric of the model (losses, times, the baselines themselves).
+    Where several declarations match, the most specific wins, the one with the most literal
+    characters (`kid_*_std` over `kid_*`); among equals, the first declared."""
     base = base_key(key)
-    found = next((k for k in declared_keys() if k.matches(base)), None)
+    found = max((k for k in declared_keys() if k.matches(base)),
+                key=lambda k: len(k.key.replace("*", "")), default=None)
     return None if found is None else found.resolved(key)
 
 

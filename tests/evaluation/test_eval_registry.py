@@ -80,6 +80,26 @@ def test_declarations_resolve_their_baseline_per_key():
     assert declared("fid_classifier").higher_is_better is False
 
 
+def test_a_spread_is_not_a_score_and_has_no_baseline():
+    """KID's and IS's std (over subsets, over splits) match their mean's pattern too: the more
+    specific declaration wins, so the report never sets a spread against a pixel-Gaussian
+    baseline that is not logged, nor draws it as a score."""
+    for extractor in ("classifier", "inception"):
+        for mean in (f"kid_{extractor}", f"is_{extractor}"):
+            spread = declared(f"avg_ema.{mean}_std")
+            assert spread.key.endswith("_std") and spread.baseline is None, spread
+            assert spread.plotted is False and spread.higher_is_better is False
+            assert declared(mean).baseline.key == f"gaussian_{mean}"
+    METRICS.register("plugin_metric", Metric(
+        lambda ctx: {}, kinds=("image",),
+        keys=(MetricKey("plugin_*", True), MetricKey("plugin_*_exact", False))))
+    try:  # declaration order does not decide: the specific key is declared second here
+        assert declared("plugin_a_exact").key == "plugin_*_exact"
+        assert declared("plugin_a").key == "plugin_*"
+    finally:
+        METRICS.unregister("plugin_metric")
+
+
 def test_a_label_names_the_settings_from_the_params():
     found = declared("precision_classifier_k3")
     params = {"eval.fid_gen_count": "1000", "eval.fid_real_count": "500"}
