@@ -23,7 +23,6 @@ from benchmark.tracking import DEFAULT_TRACKING_URI
 
 DEFAULT_STORAGE = "sqlite:///runs/optuna.db"
 DEFAULT_OUT = "reports/tune"
-FAILED = ("failed", "diverged", "skipped-failed", "skipped-diverged")
 
 
 def parse_tune_args(argv: list[str] | None) -> argparse.Namespace:
@@ -65,6 +64,7 @@ def trial_summary(outcomes: list, objective: str) -> tuple[str, float | None]:
 
 
 def tune(args: argparse.Namespace) -> int:
+    from benchmark.evaluation.registry import summary_keys
     from benchmark.executors import EXECUTORS, check_executor
     from benchmark.grid import parse_set
     from benchmark.plugins import load_plugins
@@ -110,6 +110,7 @@ def tune(args: argparse.Namespace) -> int:
     parent = store.start_grid(experiment, grid.name, grid.path)
     executor = EXECUTORS[args.executor]
     status, ok = "FAILED", True
+    logged: set[str] = set()
     try:
         batches = -(-search.trials // search.parallel)
         for batch in range(batches):
@@ -131,16 +132,21 @@ def tune(args: argparse.Namespace) -> int:
                     runs.append((cfg, done))
                 target = Target(args.tracking_uri, grid.name, parent, args.checkpoint_dir,
                                 plugins=tuple(args.plugin), hooks=hooks)
-                by_key = {run_key(cfg): done for cfg, done in runs}
-                for summary in executor([cfg for cfg, _ in runs], target, workers=args.workers,
+                by_key: dict[str, list] = {}  # two trials that drew the same values: one run
+                for cfg, done in runs:
+                    by_key.setdefault(run_key(cfg), []).append(done)
+                unique = list({run_key(cfg): cfg for cfg, _ in runs}.values())
+                for summary in executor(unique, target, workers=args.workers,
                                         ray_address=args.ray_address, threads=args.threads,
                                         progress_factory=None, slurm=slurm):
                     ref = hooks.trials[summary.key]
                     print(f"{summary.line()} tune={ref.label}#{ref.number}", flush=True)
+                    logged.update(summary.metrics)
                     if summary.outcome == "interrupted":
                         ok = False
-                    else:
-                        by_key[summary.key].append(summary)
+                    for done in by_key[summary.key]:
+                        if summary.outcome != "interrupted":
+                            done.append(summary)
             if not ok:  # a worker died: its trial resumes on the next invocation
                 break
             for p in pending:
@@ -153,6 +159,7 @@ def tune(args: argparse.Namespace) -> int:
         raise
     finally:
         store.end_grid(parent, status)
+    store.save_comparison_view(experiment, summary_keys(logged))
     if not ok:
         print("benchmark.tune: a trial was interrupted; run the same command again to resume",
               file=sys.stderr)

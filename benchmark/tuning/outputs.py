@@ -103,6 +103,9 @@ def plot_best_so_far(path: Path, tune: TuneGrid, studies: dict[str, Any]) -> Non
         curve = best_so_far(_finished_values(studies[config.key]), tune.search.higher_is_better)
         ax.step(range(1, len(curve) + 1), curve, where="post", marker="o", markersize=3,
                 label=config.label)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trials (finished, pruned or failed)")
     arrow = "higher is better" if tune.search.higher_is_better else "lower is better"
     ax.set_ylabel(f"best {tune.search.objective} so far ({arrow})")

@@ -186,7 +186,9 @@ class Search:
     def digest(self, config: Config) -> str:
         """Everything that makes a study's trials what they are; a rerun that changes any of it
         would mix two searches in one study, so it is refused."""
-        payload = {"config": config.key, "search": dataclasses.asdict(self)}
+        search = dataclasses.asdict(self)
+        search.pop("confirm_seeds")  # only the confirmation grid reads them
+        payload = {"config": config.key, "search": search}
         text = json.dumps(payload, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
