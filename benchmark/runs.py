@@ -12,6 +12,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import torch
 
@@ -31,17 +32,29 @@ from benchmark.tracking import (
     OUTCOME_DIVERGED,
     OUTCOME_FAILED,
     OUTCOME_FINISHED,
+    OUTCOME_PRUNED,
     STATE_DIVERGED,
     STATE_FAILED,
     STATE_FINISHED,
+    STATE_PRUNED,
     TAG_CONFIG,
     TAG_CONFIG_KEY,
     TAG_DESCRIPTION,
     TAG_DIVERGED_STEP,
     TAG_ERROR,
+    TAG_PRUNED_STEP,
     TAG_RUN_KEY,
     MlflowStore,
 )
+
+
+class RunHooks(Protocol):
+    """What a caller beyond the grid (a tuning search) adds to its runs: tags, and a callback
+    after each evaluation that may stop the run (pruned). Picklable: it travels to workers."""
+
+    def tags(self, cfg: RunConfig) -> dict[str, str]: ...
+
+    def on_evaluation(self, cfg: RunConfig): ...  # a training.EvaluationCallback, or None
 
 
 @dataclass
@@ -54,13 +67,14 @@ class Target:
     checkpoint_root: str
     retry_failed: bool = False
     plugins: tuple[str, ...] = ()  # modules every run imports first (`--plugin`)
+    hooks: RunHooks | None = None  # benchmark.tune's tags and pruning; None for a grid
 
 
 @dataclass
 class RunSummary:
     key: str
     name: str
-    outcome: str  # finished, diverged, failed, or skipped-<state>
+    outcome: str  # finished, diverged, failed, pruned, or skipped-<state>
     step: int = 0
     metrics: dict[str, float] = field(default_factory=dict)
     error: str = ""
@@ -111,8 +125,8 @@ def execute(cfg: RunConfig, target: Target, threads: int | None = None,
     store = MlflowStore(target.tracking_uri)
     experiment = store.experiment_id(target.experiment)
     stored = store.find(experiment, key)
-    skip = {STATE_FINISHED} if target.retry_failed else {STATE_FINISHED, STATE_FAILED,
-                                                         STATE_DIVERGED}
+    skip = {STATE_FINISHED, STATE_PRUNED} if target.retry_failed else {
+        STATE_FINISHED, STATE_PRUNED, STATE_FAILED, STATE_DIVERGED}
     if stored is not None and stored.state in skip:
         return RunSummary(key, name, f"skipped-{stored.state}", metrics=stored.metrics)
     folder = Path(target.checkpoint_root) / key
@@ -121,12 +135,14 @@ def execute(cfg: RunConfig, target: Target, threads: int | None = None,
         store.reopen(run_id)
     else:
         set_aside_unknown_checkpoints(folder, name)
-        tags = {TAG_RUN_KEY: key, TAG_CONFIG_KEY: config_key(cfg), **display_tags(cfg)}
+        tags = {TAG_RUN_KEY: key, TAG_CONFIG_KEY: config_key(cfg), **display_tags(cfg),
+                **(target.hooks.tags(cfg) if target.hooks else {})}
         run_id = store.start_run(experiment, name, flat_params(cfg), tags, target.parent_id)
 
     started = time.perf_counter()
     try:
-        result = train(cfg, store.tracker(run_id), folder, progress)
+        on_evaluation = target.hooks.on_evaluation(cfg) if target.hooks else None
+        result = train(cfg, store.tracker(run_id), folder, progress, on_evaluation)
     except Exception as err:  # the grid goes on; the run records why it stopped
         message = f"{type(err).__name__}: {first_line(err)}"[:500]
         if not isinstance(err, AlibenchError):
@@ -138,5 +154,8 @@ def execute(cfg: RunConfig, target: Target, threads: int | None = None,
     if result.outcome == OUTCOME_DIVERGED:
         store.finish(run_id, OUTCOME_DIVERGED, {TAG_DIVERGED_STEP: str(result.step)})
         return RunSummary(key, name, OUTCOME_DIVERGED, result.step, seconds=seconds)
+    if result.outcome == OUTCOME_PRUNED:
+        store.finish(run_id, OUTCOME_PRUNED, {TAG_PRUNED_STEP: str(result.step)})
+        return RunSummary(key, name, OUTCOME_PRUNED, result.step, result.metrics, seconds=seconds)
     store.finish(run_id, OUTCOME_FINISHED)
     return RunSummary(key, name, OUTCOME_FINISHED, result.step, result.metrics, seconds=seconds)

@@ -36,6 +36,7 @@ TAG_RUN_KEY = "run_key"
 TAG_CONFIG_KEY = "config_key"
 TAG_OUTCOME = "outcome"
 TAG_DIVERGED_STEP = "diverged_step"
+TAG_PRUNED_STEP = "pruned_step"  # a pruned run: the step it was stopped at
 TAG_ERROR = "error"
 TAG_COLLAPSED = "collapsed"
 TAG_GRID_RUN = "alibench.grid_run"  # training runs: the grid run that started them
@@ -60,6 +61,7 @@ OUTCOME_RUNNING = "running"
 OUTCOME_FINISHED = "finished"
 OUTCOME_DIVERGED = "diverged"
 OUTCOME_FAILED = "failed"
+OUTCOME_PRUNED = "pruned"  # stopped early by a tuning search's pruner: an outcome, not a failure
 
 # What a run is in the store, for skipping, resuming and `--dry-run`.
 STATE_NEW = "new"
@@ -67,6 +69,7 @@ STATE_FINISHED = "finished"
 STATE_INTERRUPTED = "interrupted"
 STATE_FAILED = "failed"
 STATE_DIVERGED = "diverged"
+STATE_PRUNED = "pruned"
 
 
 class Tracker(Protocol):
@@ -368,7 +371,8 @@ class MlflowStore:
         The error or divergence of an earlier attempt is dropped: the run's tags describe its
         latest attempt, so a retried run that finishes shows no stale error in the UI.
         """
-        stale = set(self.client.get_run(run_id).data.tags) & {TAG_ERROR, TAG_DIVERGED_STEP}
+        stale = set(self.client.get_run(run_id).data.tags) & {TAG_ERROR, TAG_DIVERGED_STEP,
+                                                               TAG_PRUNED_STEP}
         for tag in sorted(stale):
             self.client.delete_tag(run_id, tag)
         self.client.update_run(run_id, status="RUNNING")
@@ -400,6 +404,8 @@ def _state_of(run) -> str:
         return STATE_DIVERGED
     if outcome == OUTCOME_FAILED:
         return STATE_FAILED
+    if outcome == OUTCOME_PRUNED and run.info.status == "FINISHED":
+        return STATE_PRUNED
     return STATE_INTERRUPTED  # still RUNNING (killed) or KILLED: resume from its checkpoint
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,10 +34,14 @@ from optim import lookahead_pair
 
 COLLAPSE_ACCURACY = 0.99  # each pair kind classified right this often: the discriminator won
 
+# Called after each evaluation with (step, gradient evaluations so far, the metrics); True stops
+# the run there as `pruned` (a tuning search's pruner: benchmark/tuning/hooks.py).
+EvaluationCallback = Callable[[int, int, dict[str, float]], bool]
+
 
 @dataclass
 class RunResult:
-    outcome: str  # finished or diverged
+    outcome: str  # finished, diverged or pruned
     step: int
     metrics: dict[str, float] = field(default_factory=dict)
     collapsed: bool = False
@@ -93,8 +98,10 @@ class Clock:
 
 
 def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
-          progress=None) -> RunResult:
-    """Train one run to its end (or its divergence), resuming from `checkpoint_dir` if it can."""
+          progress=None, on_evaluation: EvaluationCallback | None = None) -> RunResult:
+    """Train one run to its end (or its divergence), resuming from `checkpoint_dir` if it can.
+    `on_evaluation` may stop it after an evaluation (pruned); a resumed run calls it again for
+    the evaluations it redoes, so the callback must answer the same for a step it has seen."""
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed, device)
 
@@ -184,6 +191,8 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
         if step % train_cfg.eval_every == 0 or last:
             metrics = score(step)
             tracker.log_metrics(metrics, step)
+            if on_evaluation is not None and on_evaluation(step, game.evaluations, metrics):
+                return RunResult("pruned", step, metrics)
         if step in cfg.eval.panel_steps:
             for name, image in evaluator.panels(scored(step)).items():
                 tracker.log_image(image, f"panels/step_{step:07d}/{name}.png")
