@@ -14,11 +14,13 @@ import yaml
 
 from benchmark.errors import ConfigError
 from benchmark.grid_yaml import MAX_DEPTH, GridLoader, SpelledFloat, read_grid_file
+from benchmark.reporting.design import Design, parse_compare, parse_effects
 from benchmark.reporting.references import parse_references
-from benchmark.run_config import RunConfig, run_key, validate_run
+from benchmark.run_config import RunConfig, config_key, config_name, run_key, validate_run
 from benchmark.validation import from_dict, key_text, merge, to_nested
 
-GRID_KEYS = ("name", "description", "base", "axes", "runs", "exclude", "references")
+GRID_KEYS = ("name", "description", "base", "axes", "runs", "exclude", "references",
+             "reference", "compare", "effects")
 MAX_VALUES = 100_000  # values a grid may expand to once YAML aliases are followed
 
 
@@ -29,6 +31,7 @@ class Grid:
     runs: list[RunConfig]
     references: list = field(default_factory=list)
     description: str = ""
+    design: Design = field(default_factory=Design)  # reference config, pairs, effects
 
 
 def _flatten_raw(raw: dict, prefix: str = "") -> dict:
@@ -139,7 +142,34 @@ def expand_grid(raw: Any, source: str = "grid", overrides: dict | None = None) -
                 runs.append(cfg)
     if not runs:
         raise ConfigError("exclude: the rules remove every run of the grid")
-    return Grid(name, None, runs, references, str(_as_text(raw.get("description")) or ""))
+    design = Design(reference_key=_reference_key(raw.get("reference"), runs),
+                    compare=parse_compare(raw.get("compare")),
+                    effects=parse_effects(raw.get("effects")))
+    return Grid(name, None, runs, references, str(_as_text(raw.get("description")) or ""),
+                design)
+
+
+def _reference_key(raw: Any, runs: list[RunConfig]) -> str | None:
+    """The config_key of the one config (runs that differ only by seed) the `reference` rule
+    matches; the rule is read like an `exclude` rule (`1e-3` is 0.001)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(f"reference: expected a mapping of dotted key -> value naming one "
+                          f"config (like an exclude rule), got {raw!r}")
+    rule = parse_exclude(raw, "reference")
+    found = {config_key(cfg) for cfg in runs if _matches(cfg, rule)}
+    if len(found) == 1:
+        return found.pop()
+    asked = ", ".join(f"{k}={v!r}" for k, v in rule.items())
+    if not found:
+        have = "; ".join(f"{k}: " + ", ".join(sorted({repr(_dotted(cfg, k)) for cfg in runs}))
+                         for k in rule)
+        raise ConfigError(f"reference: {asked} matches no config of the grid; its configs "
+                          f"have {have}")
+    names = sorted({config_name(cfg) for cfg in runs if config_key(cfg) in found})
+    raise ConfigError(f"reference: {asked} matches {len(found)} configs ({'; '.join(names)}); "
+                      "add keys to pick one")
 
 
 def _as_text(value: Any) -> Any:

@@ -1,12 +1,14 @@
-"""Turn an experiment's runs in MLflow into a report, without training again.
+"""Turn an experiment's runs into a report, without training again: from MLflow, or from the
+runs.parquet an earlier report wrote beside its summary.csv (no store needed).
 
     python -m benchmark.report --experiment sem_vs_sgd
-    python -m benchmark.report --grid grids/mixture25.yaml          # name + published refs
+    python -m benchmark.report --grid grids/mixture25.yaml          # name, references, design
     python -m benchmark.report --experiment x --tracking-uri sqlite:///runs/mlflow.db \\
-        --out reports/x/ --test welch
+        --out reports/x/ --test welch --reference optim.name=adam
+    python -m benchmark.report --runs results/x/runs.parquet --out /tmp/x
 
-Writes summary.csv/.md, comparisons.csv/.md, plots/, panels/, index.html and README.md.
-User mistakes print one line `error: ...`, exit 2 and write nothing.
+Writes summary.csv/.md, comparisons.csv/.md, runs.parquet, plots/, panels/, index.html and
+README.md. User mistakes print one line `error: ...`, exit 2 and write nothing.
 """
 
 from __future__ import annotations
@@ -14,13 +16,25 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmark.errors import AlibenchError, ConfigError, OneLineParser
 from benchmark.grid_yaml import read_grid_file
 from benchmark.plugins import load_plugins
+from benchmark.reporting.design import (
+    PAIRINGS,
+    Design,
+    parse_compare,
+    parse_effects,
+    parse_reference_args,
+)
 from benchmark.reporting.references import Reference, parse_references
 from benchmark.tracking import DEFAULT_TRACKING_URI
+
+if TYPE_CHECKING:
+    from benchmark.reporting.loading import ExperimentRuns
 
 
 def read_grid(path: str) -> tuple[str, list[Reference]]:
@@ -35,6 +49,20 @@ def read_grid(path: str) -> tuple[str, list[Reference]]:
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"--grid: {path!r} has no 'name' (the experiment name), got {name!r}")
     return name, parse_references(raw.get("references"))
+
+
+def grid_design(path: str) -> Design | None:
+    """The grid's comparison design (None when it states none). A `reference:` is resolved by
+    expanding the grid as the runner does (this loads torch), so it names the same config."""
+    raw = read_grid_file(path)
+    if not any(k in raw for k in ("reference", "compare", "effects")):
+        return None
+    if "reference" in raw:
+        from benchmark.grid import load_grid
+
+        return load_grid(path).design
+    return Design(compare=parse_compare(raw.get("compare")),
+                  effects=parse_effects(raw.get("effects")))
 
 
 def check_out(out: Path) -> None:
@@ -52,59 +80,67 @@ def parser() -> argparse.ArgumentParser:
         "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--experiment", help="MLflow experiment name (the grid's name)")
-    which.add_argument("--grid", help="grid YAML: takes its name and published references")
+    which.add_argument("--grid", help="grid YAML: takes its name, published references and "
+                       "comparison design (reference, compare, effects)")
+    which.add_argument("--runs", metavar="FILE", help="runs.parquet of an earlier report: "
+                       "rebuild the report from it, with no MLflow store")
     p.add_argument("--tracking-uri", default=DEFAULT_TRACKING_URI,
                    help=f"MLflow tracking URI (default: {DEFAULT_TRACKING_URI})")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                    help="import this module first, so its metrics' columns are shown; repeatable")
     p.add_argument("--out", help="report folder (default: reports/<experiment>/)")
     p.add_argument("--test", default="mannwhitney", choices=sorted(TESTS),
-                   help="pairwise test (default: mannwhitney)")
+                   help="test of each comparison (default: mannwhitney, exact)")
+    p.add_argument("--reference", action="append", default=[], metavar="PARAM=VALUE",
+                   help="the reference config by its params as logged (optim.name=adam); "
+                   "repeatable; overrides the grid's and the runs' own")
+    p.add_argument("--compare", choices=PAIRINGS.names(),
+                   help="which pairs: every config against the reference (default) or all")
     return p
 
 
-def build(name: str, references: list[Reference], tracking_uri: str, out: Path,
-          test: str) -> list[Path]:
-    """Load the runs, compute tables, draw figures, copy panels and write the page."""
-    from benchmark.reporting import page, panels, plots, significance, tables
+def load(args: argparse.Namespace) -> tuple[ExperimentRuns, Design, list[Reference], object]:
+    """The runs, the comparison design, the published references and the store (None when
+    the runs come from a file), in the order of precedence: command line, grid, file, tags."""
+    from benchmark.reporting import plots, runs_file
+    from benchmark.reporting.design import from_tags
     from benchmark.reporting.loading import RunStore
-    from benchmark.reporting.references import compare_references
 
-    store = RunStore(tracking_uri)
-    data = store.load(name, plots.wants_history)  # every user mistake is raised by here
-    configs = tables.build_configs(data)
-    finals = tables.final_values(data, configs)
-    baselines = tables.baseline_values(data, configs)
-    summary = tables.summary(configs, finals, baselines)
-    declared = tables.declarations(finals)
-    counted = finals[finals["counted"]]
-    comparisons = significance.compare(counted, test, list(configs.frame.index))
-    figures = plots.draw_all(plots.context(data, configs, finals, baselines), out)
-    seed, panel_rows = panels.collect(store, configs.runs, out)
-    report = page.Report(
-        experiment=name, tracking_uri=tracking_uri, settings=tables.settings(data.params),
-        runs=len(data.runs), duplicates=data.duplicates,
-        summary=tables.summary_display(summary, configs.varying, declared), summary_csv=summary,
-        comparisons=comparisons, test_title=significance.get_test(test).title,
-        test_note=significance.resolution_note(comparisons, test),
-        references=compare_references(references, tables.measured_configs(data, configs)),
-        figures=figures,
-        panel_seed=seed, panels=panel_rows, baseline_note=tables.baselines_note(declared),
-        baseline_flags=tables.baseline_flags(summary, declared))
-    return page.write_report(out, report)
+    references: list[Reference] = []
+    design: Design | None = None
+    store = None
+    if args.runs:
+        data, design = runs_file.read(Path(args.runs), plots.wants_history)
+    else:
+        name = args.experiment
+        if args.grid:
+            name, references = read_grid(args.grid)
+            design = grid_design(args.grid)
+        store = RunStore(args.tracking_uri)
+        data = store.load(name, plots.wants_history)  # every user mistake is raised by here
+        if design is None:
+            design = from_tags([row.dropna().to_dict() for _, row in data.tags.iterrows()])
+    design = design or Design()
+    if args.reference:
+        design = replace(design, reference_key=None,
+                         reference_where=parse_reference_args(args.reference))
+    if args.compare:
+        design = replace(design, compare=args.compare)
+    return data, design, references, store
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         load_plugins(args.plugin)
-        if args.grid:
-            name, references = read_grid(args.grid)
-        else:
-            name, references = args.experiment, []
-        out = Path(args.out or Path("reports") / name)
+        if args.out:
+            check_out(Path(args.out))
+        from benchmark.reporting.build import build
+
+        data, design, references, store = load(args)
+        out = Path(args.out or Path("reports") / data.name)
         check_out(out)
-        written = build(name, references, args.tracking_uri, out, args.test)
+        written = build(data, design, references, store, out, args.test)
     except AlibenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -157,7 +157,7 @@ def run_grid(args: argparse.Namespace) -> int:
     store.close_dead_grids(experiment)  # earlier invocations killed before they could end
     parent = store.start_grid(experiment, grid.name, grid.path)
     target = Target(args.tracking_uri, grid.name, parent, args.checkpoint_dir, args.retry_failed,
-                    tuple(args.plugin))
+                    tuple(args.plugin), tags=tuple(grid.design.tags().items()))
     progress = GridProgress(len(grid.runs))
     executor = EXECUTORS[args.executor]
     ok, status = True, "FAILED"  # FAILED stays if the loop raises

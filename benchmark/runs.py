@@ -68,6 +68,9 @@ class Target:
     retry_failed: bool = False
     plugins: tuple[str, ...] = ()  # modules every run imports first (`--plugin`)
     hooks: RunHooks | None = None  # benchmark.tune's tags and pruning; None for a grid
+    # the grid's comparison design (reporting.design.Design.tags), on every run it starts or
+    # resumes: the report reads the reference from the runs, with no grid file
+    tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -133,10 +136,11 @@ def execute(cfg: RunConfig, target: Target, threads: int | None = None,
     if stored is not None:
         run_id = stored.run_id
         store.reopen(run_id)
+        store.tracker(run_id).set_tags(dict(target.tags))
     else:
         set_aside_unknown_checkpoints(folder, name)
         tags = {TAG_RUN_KEY: key, TAG_CONFIG_KEY: config_key(cfg), **display_tags(cfg),
-                **(target.hooks.tags(cfg) if target.hooks else {})}
+                **dict(target.tags), **(target.hooks.tags(cfg) if target.hooks else {})}
         run_id = store.start_run(experiment, name, flat_params(cfg), tags, target.parent_id)
 
     started = time.perf_counter()

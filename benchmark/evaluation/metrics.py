@@ -39,8 +39,9 @@ IS_SAMPLES = "{key} ({eval.fid_gen_count} gen)"
 def spread_key(pattern: str, label: str) -> MetricKey:
     """KID's std over subsets and IS's over splits: the estimate's own spread, not a score. Its
     pattern is more specific than its mean's (`kid_*`), so it wins the match: no baseline (none
-    is logged, and a spread has nothing to beat), no plot panel; smaller is a steadier estimate."""
-    return MetricKey(pattern, higher_is_better=False, label=label, plotted=False)
+    is logged, and a spread has nothing to beat, not even the untrained model), no plot panel;
+    smaller is a steadier estimate."""
+    return MetricKey(pattern, higher_is_better=False, label=label, plotted=False, untrained=None)
 
 
 METRICS.register("recon_mse", Metric(

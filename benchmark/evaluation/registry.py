@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 DATA_KINDS = ("image", "points")
 AVERAGED_PREFIX = "avg_"  # avg_<kind>.<key>: the same metric, of averaged parameters
+UNTRAINED_PREFIX = "untrained_"  # untrained_<key>: the networks at step 0, scored like trained
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,11 @@ class Baseline:
         return self.key.replace("{key}", key)
 
 
+# The same networks at step 0, scored by exactly the protocol the trained ones get: a config
+# that ends no better than where it started has not learned what this key measures.
+UNTRAINED = Baseline(UNTRAINED_PREFIX + "{key}", "untrained-model baseline", floor=True)
+
+
 @dataclass(frozen=True)
 class MetricKey:
     """One key (or a family, `*` standing for a setting such as the extractor: `fid_*`) that a
@@ -55,7 +61,8 @@ class MetricKey:
     param (`{eval.fid_gen_count}`), so numbers made with other settings never share a column.
     `digits`: significant digits of the means on the page. `plotted`: a panel in the final-metric
     figure. `best`: also a `(best)` column, the best value of the key's history (the live column
-    is then called `(final)`).
+    is then called `(final)`). `untrained`: the untrained-model baseline every key has beside
+    its own `baseline` (None for a key with nothing to beat, such as an estimate's spread).
     """
 
     key: str
@@ -65,6 +72,12 @@ class MetricKey:
     digits: int = 4
     plotted: bool = True
     best: bool = False
+    untrained: Baseline | None = UNTRAINED
+
+    @property
+    def baselines(self) -> tuple[Baseline, ...]:
+        """Every baseline shown beside this key: its own first, then the untrained model."""
+        return tuple(b for b in (self.baseline, self.untrained) if b is not None)
 
     def matches(self, key: str) -> bool:
         return fnmatchcase(key, self.key)
@@ -87,11 +100,11 @@ class MetricKey:
 
     def resolved(self, key: str) -> MetricKey:
         """This declaration for one logged key (averaged or not): its baseline's key filled in
-        (`{key}_heldout` -> `precision_classifier_k3_heldout`)."""
-        if self.baseline is None or "{key}" not in self.baseline.key:
-            return self
-        return replace(self, baseline=replace(self.baseline,
-                                              key=self.baseline.key_for(base_key(key))))
+        (`{key}_heldout` -> `precision_classifier_k3_heldout`); an averaged key shares the live
+        key's baselines (`avg_ema.recon_mse` -> `untrained_recon_mse`)."""
+        def fill(base: Baseline | None) -> Baseline | None:
+            return None if base is None else replace(base, key=base.key_for(base_key(key)))
+        return replace(self, baseline=fill(self.baseline), untrained=fill(self.untrained))
 
 
 @dataclass(frozen=True)
@@ -163,10 +176,13 @@ def declared_keys() -> list[MetricKey]:
 
 def declared(key: str) -> MetricKey | None:
     """The declaration of a logged key (averaged or not), its baseline key resolved; None for
-    keys that are no declared metric of the model (losses, times, the baselines themselves).
+    keys that are no declared metric of the model (losses, times, the baselines themselves:
+    `untrained_<key>` is never a metric, whatever a plug-in's pattern matches).
     Where several declarations match, the most specific wins, the one with the most literal
     characters (`kid_*_std` over `kid_*`); among equals, the first declared."""
     base = base_key(key)
+    if base.startswith(UNTRAINED_PREFIX):
+        return None
     found = max((k for k in declared_keys() if k.matches(base)),
                 key=lambda k: len(k.key.replace("*", "")), default=None)
     return None if found is None else found.resolved(key)

@@ -1,8 +1,9 @@
 """Read one experiment's runs from MLflow into pandas: the only reporting module using MLflow.
 
-Speed: one `search_runs` page gives every run's params, tags and last metric values; metric
-histories are fetched only for the keys a run has and the report plots (`wants_history`).
-On a sqlite store, 100 runs x 5 keys x 50 points take under a second (bench/report.py).
+One `search_runs` page gives every run's params, tags and latest metric values; then every
+metric's full history is fetched (runs.parquet carries them all, not only the plotted ones).
+`assemble` builds the frames from plain records, the same way for MLflow and for runs.parquet
+(`runs_file`), so a report from either is byte for byte the same.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlflow
@@ -44,17 +45,70 @@ class ExperimentRuns:
 
     runs:    index run_id; run_name, run_key, config_key, seed, outcome, collapsed, start_time.
     params:  index run_id; one column per param, as logged (strings).
-    finals:  index run_id; one column per metric key, its last logged value.
-    history: columns run_id, key, step, value; only the keys `wants_history` asked for.
+    finals:  index run_id; one column per metric key, MLflow's latest value.
+    history: columns run_id, key, step, value; only the keys `wants_history` asked for, one
+             value per step (the latest logged).
+    tags:    index run_id; one column per tag, as logged.
+    points:  columns run_id, key, step, timestamp, value: every logged point of every key.
     """
 
     name: str
-    tracking_uri: str
+    tracking_uri: str  # where the runs were read: a tracking URI or a runs.parquet path
     runs: pd.DataFrame
     params: pd.DataFrame
     finals: pd.DataFrame
     history: pd.DataFrame
     duplicates: int  # other MLflow runs of a run key that the report left out
+    tags: pd.DataFrame = field(default_factory=pd.DataFrame)
+    points: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run as a store lists it: what `assemble` needs besides the metric points."""
+
+    run_id: str
+    run_name: str
+    start_time: int | None
+    params: dict[str, str]
+    tags: dict[str, str]
+    latest: dict[str, float]  # MLflow's latest value of each metric key
+
+
+POINT_COLUMNS = ("run_id", "key", "step", "timestamp", "value")
+
+
+def points_frame(run_ids: list[str], keys: list[str], steps: list[int], timestamps: list[int],
+                 values: list[float]) -> pd.DataFrame:
+    """The long table of metric points, in one canonical order (run, key, step, time)."""
+    frame = pd.DataFrame({"run_id": pd.Series(run_ids, dtype=str),
+                          "key": pd.Series(keys, dtype=str),
+                          "step": pd.Series(steps, dtype="int64"),
+                          "timestamp": pd.Series(timestamps, dtype="int64"),
+                          "value": pd.Series(values, dtype="float64")})
+    return frame.sort_values(["run_id", "key", "step", "timestamp"], kind="stable",
+                             ignore_index=True)
+
+
+def assemble(name: str, source: str, records: list[RunRecord], points: pd.DataFrame,
+             duplicates: int, wants_history: Callable[[str], bool]) -> ExperimentRuns:
+    """The frames of one experiment from plain records: runs sorted by id, columns by name."""
+    records = sorted(records, key=lambda r: r.run_id)
+    history = points[points["key"].map(wants_history).astype(bool)][
+        ["run_id", "key", "step", "value"]]
+    # A resumed run may log a step twice; the later value is the one MLflow calls latest.
+    history = history.drop_duplicates(["run_id", "key", "step"], keep="last", ignore_index=True)
+    return ExperimentRuns(
+        name=name,
+        tracking_uri=source,
+        runs=_runs_frame(records),
+        params=_frame(records, lambda r: r.params),
+        finals=_frame(records, lambda r: r.latest).astype(float),
+        history=history,
+        duplicates=duplicates,
+        tags=_frame(records, lambda r: r.tags),
+        points=points,
+    )
 
 
 def _sqlite_file(uri: str) -> Path | None:
@@ -117,16 +171,11 @@ class RunStore:
             raise DataError(f"--experiment: experiment {name!r} has no training runs (tag "
                             f"{TAG_KIND}={RUN_KIND}); it has {others} other run(s)")
         kept = _newest_per_run_key(found)
-        history = _histories(self.client, kept, wants_history)
-        return ExperimentRuns(
-            name=name,
-            tracking_uri=self.tracking_uri,
-            runs=_runs_frame(kept),
-            params=_frame(kept, lambda r: r.data.params),
-            finals=_frame(kept, lambda r: r.data.metrics).astype(float),
-            history=history,
-            duplicates=len(found) - len(kept),
-        )
+        records = [RunRecord(r.info.run_id, r.info.run_name, r.info.start_time,
+                             dict(r.data.params), dict(r.data.tags), dict(r.data.metrics))
+                   for r in kept]
+        return assemble(name, self.tracking_uri, records, _points(self.client, kept),
+                        len(found) - len(kept), wants_history)
 
     def artifact_paths(self, run_id: str, folder: str) -> list[str]:
         """The artifact paths directly under `folder` of a run (e.g. panels/generation.png)."""
@@ -152,20 +201,20 @@ def _newest_per_run_key(runs: list[Run]) -> list[Run]:
     return list(chosen.values())
 
 
-def _runs_frame(runs: list[Run]) -> pd.DataFrame:
+def _runs_frame(records: list[RunRecord]) -> pd.DataFrame:
     rows = []
-    for run in runs:
-        tags, params = run.data.tags, run.data.params
+    for run in records:
+        tags, params = run.tags, run.params
         seed = params.get(SEED_PARAM)
         rows.append({
-            "run_id": run.info.run_id,
-            "run_name": run.info.run_name,
+            "run_id": run.run_id,
+            "run_name": run.run_name,
             "run_key": tags.get(TAG_RUN_KEY, ""),
             "config_key": tags.get(TAG_CONFIG_KEY) or _fallback_config_key(params),
             "seed": int(seed) if seed is not None and seed.lstrip("-").isdigit() else None,
             "outcome": tags.get(TAG_OUTCOME, OUTCOME_FINISHED),
             "collapsed": tags.get(TAG_COLLAPSED, "").lower() == "true",
-            "start_time": run.info.start_time,
+            "start_time": run.start_time,
         })
     return pd.DataFrame(rows).set_index("run_id")
 
@@ -175,29 +224,25 @@ def _fallback_config_key(params: dict[str, str]) -> str:
     return "|".join(f"{k}={v}" for k, v in sorted(params.items()) if k != SEED_PARAM)
 
 
-def _frame(runs: list[Run], pick: Callable[[Run], dict]) -> pd.DataFrame:
-    index = pd.Index([r.info.run_id for r in runs], name="run_id")
-    return pd.DataFrame.from_records([pick(r) for r in runs], index=index)
+def _frame(records: list[RunRecord], pick: Callable[[RunRecord], dict]) -> pd.DataFrame:
+    index = pd.Index([r.run_id for r in records], name="run_id")
+    frame = pd.DataFrame.from_records([pick(r) for r in records], index=index)
+    return frame.reindex(columns=sorted(frame.columns))
 
 
-def _histories(client: mlflow.MlflowClient, runs: list[Run],
-               wants: Callable[[str], bool]) -> pd.DataFrame:
-    """Long table of the wanted metric histories; only keys each run actually logged."""
+def _points(client: mlflow.MlflowClient, runs: list[Run]) -> pd.DataFrame:
+    """Every logged point of every metric key of the runs."""
     run_ids: list[str] = []
     keys: list[str] = []
     steps: list[int] = []
+    times: list[int] = []
     values: list[float] = []
     for run in runs:
-        for key in sorted(k for k in run.data.metrics if wants(k)):
+        for key in sorted(run.data.metrics):
             for m in client.get_metric_history(run.info.run_id, key):
                 run_ids.append(run.info.run_id)
                 keys.append(key)
                 steps.append(m.step)
+                times.append(m.timestamp)
                 values.append(m.value)
-    frame = pd.DataFrame({"run_id": pd.Series(run_ids, dtype=str),
-                          "key": pd.Series(keys, dtype=str),
-                          "step": pd.Series(steps, dtype="int64"),
-                          "value": pd.Series(values, dtype="float64")})
-    frame = frame.sort_values(["run_id", "key", "step"], kind="stable", ignore_index=True)
-    # A resumed run may log a step twice; the later value is the one MLflow calls latest.
-    return frame.drop_duplicates(["run_id", "key", "step"], keep="last", ignore_index=True)
+    return points_frame(run_ids, keys, steps, times, values)

@@ -53,6 +53,11 @@ class Report:
     panels: list[PanelRow]
     baseline_note: str = ""  # tables.baselines_note: which column is whose baseline
     baseline_flags: list[BaselineFlag] = field(default_factory=list)
+    interval_note: str = ""  # intervals.NOTE: how the 95% intervals are made
+    design_note: str = ""  # which comparisons were made (build.design_note)
+    seed_warnings: list[str] = field(default_factory=list)  # significance.few_seeds
+    panels_note: str = ""  # why there are no panels (a report from runs.parquet)
+
     @property
     def budget(self) -> str:
         """The runs' budgets in words (tables.budgets, one of the settings): where the final
@@ -71,14 +76,26 @@ def budget_note(report: Report) -> str:
             "train.grad_evals match compute.")
 
 
-SUMMARY_NOTE = ("One row per config (runs that differ only by seed). Cells: mean ± std over "
-                "the finished seeds (sample std, ddof=1); n = finished runs; diverged, failed "
-                "and running runs are excluded from the means and counted on their own. "
-                "FID/KID/IS columns name their extractor and sample counts.")
+SUMMARY_NOTE = ("One row per config (runs that differ only by seed). Cells: mean [95% "
+                "interval] over the finished seeds (summary.csv also has the sample std, "
+                "ddof=1); n = finished runs; diverged, failed and running runs are excluded "
+                "from the means and counted on their own. FID/KID/IS columns name their "
+                "extractor and sample counts.")
+VERDICT_NOTE = ("Verdict: better or worse when the Holm-corrected p is at most 0.05 (the "
+                "direction from P(improvement)); underpowered when the smallest p the design "
+                "can reach, after Holm, is above 0.05, or the interval of B - A is wider than "
+                "the effect the study asks about (effects:), so a non-significant result says "
+                "nothing; otherwise no difference detected. P(improvement): the probability "
+                "that a seed of B scores better than a seed of A (ties count half; Agarwal et "
+                "al. 2021).")
+
+
+def _interval(low: float, high: float, digits: int = 3) -> str:
+    return "-" if pd.isna(low) else f"[{fmt(low, digits)}, {fmt(high, digits)}]"
 
 
 def comparisons_display(table: pd.DataFrame) -> pd.DataFrame:
-    """The comparisons as text cells; diff = mean of B - mean of A."""
+    """The comparisons as text cells; B - A = mean of B - mean of A (A: the reference)."""
     return pd.DataFrame({
         "metric": table["metric"],
         "A": table["config_a"] + " " + table["label_a"],
@@ -86,9 +103,24 @@ def comparisons_display(table: pd.DataFrame) -> pd.DataFrame:
         "n A": table["n_a"], "n B": table["n_b"],
         "mean A": table["mean_a"].map(fmt), "mean B": table["mean_b"].map(fmt),
         "B - A": table["diff"].map(fmt),
+        "B - A 95%": [_interval(lo, hi) for lo, hi in zip(
+            table["diff ci95 low"], table["diff ci95 high"], strict=True)],
+        "P(B better)": [f"{fmt(p, 2)} {_interval(lo, hi, 2)}" for p, lo, hi in zip(
+            table["p_improvement"], table["p_improvement ci95 low"],
+            table["p_improvement ci95 high"], strict=True)],
         "p": table["p_value"].map(lambda p: fmt(p, 3)),
         "p (Holm)": table["p_holm"].map(lambda p: fmt(p, 3)),
+        "min p (Holm)": table["p_floor_holm"].map(lambda p: fmt(p, 2)),
+        "verdict": table["verdict"],
     })
+
+
+def comparison_lines(report: Report) -> list[str]:
+    """What the comparisons are, in sentences: design, test, floor, intervals, verdicts, and
+    the configs with fewer seeds than a study has."""
+    head = " ".join(t for t in (report.design_note, f"Test: {report.test_title}.",
+                                report.test_note, report.interval_note) if t)
+    return [head, VERDICT_NOTE, *(f"Warning: {w}." for w in report.seed_warnings)]
 
 
 def references_frame(rows: list[refs.ReferenceRow]) -> pd.DataFrame:
@@ -189,17 +221,16 @@ def _html(report: Report) -> str:
         parts += ["<h2>Published references</h2>",
                   "<p class='note'>Inside: the measured mean lies in the published mean ± std."
                   "</p>", _html_table(references_frame(report.references))]
-    parts += ["<h2>Pairwise comparisons</h2>",
-              f"<p class='note'>{e(report.test_title)} on the finished seeds of each pair of "
-              "configs with two or more seeds; B - A is the difference of the means; p (Holm) "
-              f"adjusts for the pairs of one metric. {e(budget_note(report))} "
-              f"{e(report.test_note)}</p>"]
+    parts += ["<h2>Comparisons</h2>",
+              *(f"<p class='note'>{e(t)}</p>" for t in comparison_lines(report)),
+              f"<p class='note'>{e(budget_note(report))}</p>"]
     if report.comparisons.empty:
-        parts.append("<p>No pair of configs has two or more finished seeds on a metric.</p>")
+        parts.append("<p>No comparison was made (none asked for, or no two configs with two or "
+                     "more finished seeds on a metric).</p>")
     display = comparisons_display(report.comparisons)
     for metric, part in display.groupby("metric", sort=False):
         opened = " open" if len(part) <= 30 else ""
-        parts.append(f"<details{opened}><summary>{e(str(metric))} ({len(part)} pairs)"
+        parts.append(f"<details{opened}><summary>{e(str(metric))} ({len(part)} comparisons)"
                      f"</summary>{_html_table(part.drop(columns='metric'))}</details>")
     parts.append("<h2>Figures</h2>")
     for fig in report.figures:
@@ -215,7 +246,9 @@ def _html(report: Report) -> str:
     parts += ["<h2>Image panels</h2>", f"<p class='note'>{e(_seed_note(report))} "
               f"{e(report.settings_line())}.</p>"]
     kinds = _panel_kinds(report.panels)
-    if not kinds:
+    if report.panels_note:
+        parts.append(f"<p>{e(report.panels_note)}</p>")
+    elif not kinds:
         parts.append("<p>No run logged panels/*.png artifacts.</p>")
     else:
         head = "".join(f"<th>{e(PANEL_KINDS[k])}</th>" for k in kinds)
@@ -243,10 +276,10 @@ def _markdown(report: Report) -> str:
     if report.references:
         lines += ["## Published references", "",
                   markdown_table(references_frame(report.references))]
-    lines += ["## Pairwise comparisons", "",
-              f"{report.test_title}: {len(report.comparisons)} pairs in "
-              "[comparisons.md](comparisons.md) and [comparisons.csv](comparisons.csv). "
-              + f"{budget_note(report)} {report.test_note}".rstrip(), "",
+    lines += ["## Comparisons", "",
+              f"{len(report.comparisons)} comparisons in [comparisons.md](comparisons.md) and "
+              f"[comparisons.csv](comparisons.csv). {budget_note(report)}", "",
+              *(line for t in comparison_lines(report) for line in (t, "")),
               "## Figures", ""]
     for fig in report.figures:
         if fig.skipped:
@@ -256,7 +289,7 @@ def _markdown(report: Report) -> str:
                       f"**{fig.title}.** {fig.caption} "
                       + (f"*{fig.axis}.* " if fig.axis else "")
                       + f"([SVG]({fig.files[1]}))", ""]
-    lines += ["## Image panels", "", _seed_note(report), ""]
+    lines += ["## Image panels", "", report.panels_note or _seed_note(report), ""]
     kinds = _panel_kinds(report.panels)
     if kinds:
         cells = pd.DataFrame([{"config": f"{p.config} {p.label} (seed {p.seed})",
@@ -275,7 +308,8 @@ def write_report(out: Path, report: Report) -> list[Path]:
         "summary.md": "\n".join([markdown_table(report.summary),
                                  *_baselines_markdown(report)]),
         "comparisons.csv": report.comparisons.to_csv(index=False),
-        "comparisons.md": markdown_table(comparisons_display(report.comparisons)),
+        "comparisons.md": "\n\n".join([*comparison_lines(report), markdown_table(
+            comparisons_display(report.comparisons))]),
         "index.html": _html(report),
         "README.md": _markdown(report),
     }

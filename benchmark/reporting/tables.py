@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from benchmark.evaluation.registry import MetricKey, base_key, declared, position
+from benchmark.evaluation.registry import Baseline, MetricKey, base_key, declared, position
+from benchmark.reporting import intervals
 from benchmark.reporting.loading import SEED_PARAM, ExperimentRuns
 from benchmark.reporting.references import MeasuredConfig
 
@@ -176,9 +177,10 @@ def final_values(data: ExperimentRuns, configs: Configs) -> pd.DataFrame:
 
 
 def baseline_values(data: ExperimentRuns, configs: Configs) -> pd.DataFrame:
-    """The same long table for the baselines each run logged beside its metrics (metric = key)."""
-    wanted = {found.baseline.key for found in map(declared, data.finals.columns)
-              if found is not None and found.baseline is not None}
+    """The same long table for the baselines each run logged beside its metrics (metric = key):
+    each metric's own baseline and its untrained model."""
+    wanted = {b.key for found in map(declared, data.finals.columns) if found is not None
+              for b in found.baselines}
     keys = [k for k in data.finals.columns if k in wanted]
     rows = [(run_id, key, key, float(value))
             for run_id, finals in data.finals[keys].iterrows()
@@ -210,15 +212,22 @@ def metric_order(finals: pd.DataFrame) -> list[str]:
     return [metric for metric, _ in sorted(map(tuple, pairs), key=rank)]
 
 
+def _interval(values: pd.Series) -> pd.Series:
+    low, high = intervals.mean_interval(values.to_numpy(float))
+    return pd.Series({"low": low, "high": high})
+
+
 def summary(configs: Configs, finals: pd.DataFrame,
             baselines: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per config: varying params, run counts, and n/mean/std of every metric over
-    counted runs (pandas' sample std, ddof=1; NaN for one run). A baseline's n/mean/std
-    columns (over the same runs) follow the metrics that have it, e.g. recon_mse (final),
-    recon_mse (best), recon_mse_mean_image; averaged-params metrics further right share them."""
+    """One row per config: varying params, run counts, and n/mean/std/95% interval of every
+    metric over counted runs (pandas' sample std, ddof=1; NaN for one run; the interval:
+    `intervals.mean_interval`). The baselines' columns (over the same runs) follow the metrics
+    that have them, e.g. recon_mse (final), recon_mse (best), recon_mse_mean_image,
+    untrained_recon_mse; averaged-params metrics further right share them."""
     values = finals if baselines is None else pd.concat([finals, baselines], ignore_index=True)
     counted = values[values["counted"]]
-    stats = counted.groupby(["config", "metric"])["value"].agg(["count", "mean", "std"])
+    grouped = counted.groupby(["config", "metric"])["value"]
+    stats = grouped.agg(["count", "mean", "std"]).join(grouped.apply(_interval).unstack())
     present = set(values["metric"])
     declared = declarations(finals)
     table = configs.frame.copy()
@@ -226,24 +235,27 @@ def summary(configs: Configs, finals: pd.DataFrame,
     follows: dict[str, str] = {}  # baseline -> the metric its columns follow
     for metric in order:  # live metrics come first: the last live one, else the first average
         found = declared.get(metric)
-        key = found.baseline.key if found is not None and found.baseline is not None else None
-        if key in present and (key not in follows or base_metric(metric) == metric):
-            follows[key] = metric
+        for key in (b.key for b in (found.baselines if found is not None else ())):
+            if key in present and (key not in follows or base_metric(metric) == metric):
+                follows[key] = metric
     columns: dict[str, pd.Series] = {}
+    empty = pd.DataFrame(columns=["count", "mean", "std", "low", "high"])
     for metric in order:
         names = [metric, *(k for k, m in follows.items() if m == metric)]
         for name in names:
             part = stats.xs(name, level="metric") if name in stats.index.get_level_values(
-                "metric") else pd.DataFrame(columns=["count", "mean", "std"])
+                "metric") else empty
             columns[f"{name} n"] = part["count"].reindex(table.index).fillna(0).astype(int)
             columns[f"{name} mean"] = part["mean"].reindex(table.index)
             columns[f"{name} std"] = part["std"].reindex(table.index)
+            columns[f"{name} ci95 low"] = part["low"].reindex(table.index).astype(float)
+            columns[f"{name} ci95 high"] = part["high"].reindex(table.index).astype(float)
     return pd.concat([table, pd.DataFrame(columns, index=table.index)], axis=1)
 
 
 @dataclass(frozen=True)
 class BaselineFlag:
-    """A config whose mean on a metric does not beat the mean of that metric's baseline."""
+    """A config whose mean on a metric does not beat the mean of one of its floor baselines."""
 
     config: str
     label: str
@@ -251,44 +263,45 @@ class BaselineFlag:
     value: float
     baseline: float
     declaration: MetricKey
+    base: Baseline
 
     def text(self) -> str:
         """One sentence: 'C2 (none): recon_mse (final) does not beat the mean-image baseline
         recon_mse_mean_image (0.104 vs 0.048; lower is better)'."""
-        base = self.declaration.baseline
-        assert base is not None
         way = "higher" if self.declaration.higher_is_better else "lower"
-        return (f"{self.config} ({self.label}): {self.metric} does not beat the {base.name} "
-                f"{base.key} ({fmt(self.value, 3)} vs {fmt(self.baseline, 3)}; {way} is "
-                "better)")
+        return (f"{self.config} ({self.label}): {self.metric} does not beat the "
+                f"{self.base.name} {self.base.key} ({fmt(self.value, 3)} vs "
+                f"{fmt(self.baseline, 3)}; {way} is better)")
 
 
 def baseline_flags(table: pd.DataFrame, declared: dict[str, MetricKey]) -> list[BaselineFlag]:
-    """Per config and metric, in table order: each mean that is not strictly better than its
-    floor baseline's mean over the same config's runs (ceilings are shown, never flagged)."""
+    """Per config and metric, in table order: each mean that is not strictly better than one
+    of its floor baselines' means over the same config's runs (the untrained model's too;
+    ceilings are shown, never flagged)."""
     flags = []
     for config, row in table.iterrows():
         for metric in summary_metrics(table):
             found = declared.get(metric)
-            if found is None or found.baseline is None or not found.baseline.floor:
-                continue
-            value, base = row[f"{metric} mean"], row.get(f"{found.baseline.key} mean")
-            if pd.notna(value) and pd.notna(base) and not found.beats(value, base):
-                flags.append(BaselineFlag(str(config), str(row["label"]), metric, float(value),
-                                          float(base), found))
+            for base in (b for b in (found.baselines if found else ()) if b.floor):
+                value, level = row[f"{metric} mean"], row.get(f"{base.key} mean")
+                if pd.notna(value) and pd.notna(level) and not found.beats(value, level):
+                    flags.append(BaselineFlag(str(config), str(row["label"]), metric,
+                                              float(value), float(level), found, base))
     return flags
 
 
-def baselines_note(declared: dict[str, MetricKey]) -> str:
-    """What the baseline columns are, for the metrics this report has."""
+def baselines_note(declared: dict[str, MetricKey], present: set[str] | None = None) -> str:
+    """What the baseline columns are, for the metrics this report has (and, given `present`,
+    the baselines its runs logged)."""
     said: dict[str, list[str]] = {}
     for metric, found in declared.items():
-        if found.baseline is None:
-            continue
         way = "higher" if found.higher_is_better else "lower"
-        kind = "the floor to beat" if found.baseline.floor else "a ceiling, never flagged"
-        text = f"{found.baseline.key} ({found.baseline.name}, {kind}; {way} is better)"
-        said.setdefault(text, []).append(metric)
+        for base in found.baselines:
+            if present is not None and base.key not in present:
+                continue
+            kind = "the floor to beat" if base.floor else "a ceiling, never flagged"
+            text = f"{base.key} ({base.name}, {kind}; {way} is better)"
+            said.setdefault(text, []).append(metric)
     if not said:
         return ""
     parts = [f"{', '.join(metrics)} beside {text}" for text, metrics in said.items()]
@@ -316,10 +329,19 @@ def mean_std(mean: float, std: float, digits: int = 4) -> str:
         f"{fmt(mean, digits)} ± {fmt(std, 2)}")
 
 
+def mean_interval(mean: float, low: float | None, high: float | None, digits: int = 4) -> str:
+    """'mean [low, high]' (the 95% interval), or just the mean when there is none."""
+    if isinstance(mean, float) and math.isnan(mean):
+        return "-"
+    if low is None or pd.isna(low):
+        return fmt(mean, digits)
+    return f"{fmt(mean, digits)} [{fmt(low, 3)}, {fmt(high, 3)}]"
+
+
 def summary_display(table: pd.DataFrame, varying: list[str],
                     declared_columns: dict[str, MetricKey] | None = None) -> pd.DataFrame:
-    """The summary as text cells: 'mean ± std' (the mean to its declaration's digits), with
-    '(n=k)' where a metric has fewer runs."""
+    """The summary as text cells: 'mean [95% interval]' (the mean to its declaration's
+    digits), with '(n=k)' where a metric has fewer runs."""
     digits = {m: found.digits for m, found in (declared_columns or {}).items()}
     counts = [c for c in ("runs", "n", "diverged", "collapsed", "failed", "running")
               if c in table.columns]
@@ -327,7 +349,8 @@ def summary_display(table: pd.DataFrame, varying: list[str],
     for metric in summary_metrics(table):
         cells = []
         for config, row in table.iterrows():
-            cell = mean_std(row[f"{metric} mean"], row[f"{metric} std"], digits.get(metric, 4))
+            cell = mean_interval(row[f"{metric} mean"], row.get(f"{metric} ci95 low"),
+                                 row.get(f"{metric} ci95 high"), digits.get(metric, 4))
             k = row[f"{metric} n"]
             if cell != "-" and k != table.at[config, "n"]:
                 cell += f" (n={k})"
