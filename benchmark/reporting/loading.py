@@ -39,6 +39,18 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 MAX_LISTED = 20  # experiment names listed in an error message
 
 
+@dataclass(frozen=True)
+class RunRecord:
+    """One run as a store lists it: what `assemble` needs besides the metric points."""
+
+    run_id: str
+    run_name: str
+    start_time: int | None
+    params: dict[str, str]
+    tags: dict[str, str]
+    latest: dict[str, float]  # MLflow's latest value of each metric key
+
+
 @dataclass
 class ExperimentRuns:
     """One experiment's training runs, as read from MLflow (nothing recomputed).
@@ -50,6 +62,8 @@ class ExperimentRuns:
              value per step (the latest logged).
     tags:    index run_id; one column per tag, as logged.
     points:  columns run_id, key, step, timestamp, value: every logged point of every key.
+    records: the runs as the store listed them (params, tags and latest values in the order
+             logged, which orders the columns): what runs.parquet stores.
     """
 
     name: str
@@ -61,18 +75,7 @@ class ExperimentRuns:
     duplicates: int  # other MLflow runs of a run key that the report left out
     tags: pd.DataFrame = field(default_factory=pd.DataFrame)
     points: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One run as a store lists it: what `assemble` needs besides the metric points."""
-
-    run_id: str
-    run_name: str
-    start_time: int | None
-    params: dict[str, str]
-    tags: dict[str, str]
-    latest: dict[str, float]  # MLflow's latest value of each metric key
+    records: list[RunRecord] = field(default_factory=list)
 
 
 POINT_COLUMNS = ("run_id", "key", "step", "timestamp", "value")
@@ -92,7 +95,8 @@ def points_frame(run_ids: list[str], keys: list[str], steps: list[int], timestam
 
 def assemble(name: str, source: str, records: list[RunRecord], points: pd.DataFrame,
              duplicates: int, wants_history: Callable[[str], bool]) -> ExperimentRuns:
-    """The frames of one experiment from plain records: runs sorted by id, columns by name."""
+    """The frames of one experiment from plain records: runs sorted by id, columns in the
+    order the runs logged them (the config ids follow the varying params in that order)."""
     records = sorted(records, key=lambda r: r.run_id)
     history = points[points["key"].map(wants_history).astype(bool)][
         ["run_id", "key", "step", "value"]]
@@ -108,6 +112,7 @@ def assemble(name: str, source: str, records: list[RunRecord], points: pd.DataFr
         duplicates=duplicates,
         tags=_frame(records, lambda r: r.tags),
         points=points,
+        records=records,
     )
 
 
@@ -226,8 +231,7 @@ def _fallback_config_key(params: dict[str, str]) -> str:
 
 def _frame(records: list[RunRecord], pick: Callable[[RunRecord], dict]) -> pd.DataFrame:
     index = pd.Index([r.run_id for r in records], name="run_id")
-    frame = pd.DataFrame.from_records([pick(r) for r in records], index=index)
-    return frame.reindex(columns=sorted(frame.columns))
+    return pd.DataFrame.from_records([pick(r) for r in records], index=index)
 
 
 def _points(client: mlflow.MlflowClient, runs: list[Run]) -> pd.DataFrame:

@@ -42,19 +42,17 @@ META_NAME, META_DUPLICATES, META_DESIGN, META_SCHEMA = (
 
 
 def _rows(data: ExperimentRuns) -> pd.DataFrame:
-    facts = []
-    for run_id, run in data.runs.iterrows():
-        start = run["start_time"]
-        facts.append((run_id, "info", "run_name", str(run["run_name"])))
-        if pd.notna(start):
-            facts.append((run_id, "info", "start_time", str(int(start))))
-    for kind, frame in (("param", data.params), ("tag", data.tags)):
-        for run_id, row in frame.iterrows():
-            facts.extend((run_id, kind, k, str(v)) for k, v in row.items() if pd.notna(v))
+    facts: list[tuple[str, str, str, str]] = []
+    values: list[tuple[str, str, float]] = []
+    for run in data.records:
+        facts.append((run.run_id, "info", "run_name", run.run_name))
+        if run.start_time is not None:
+            facts.append((run.run_id, "info", "start_time", str(int(run.start_time))))
+        facts += [(run.run_id, "param", k, v) for k, v in run.params.items()]
+        facts += [(run.run_id, "tag", k, v) for k, v in run.tags.items()]
+        values += [(run.run_id, k, v) for k, v in run.latest.items()]
     text = pd.DataFrame(facts, columns=["run_id", "kind", "key", "text"])
-    latest = data.finals.stack(future_stack=True).dropna().rename("value").reset_index()
-    latest.columns = ["run_id", "key", "value"]
-    latest["kind"] = "latest"
+    latest = pd.DataFrame(values, columns=["run_id", "key", "value"]).assign(kind="latest")
     metric = data.points.assign(kind="metric")
     return pd.concat([text, metric, latest], ignore_index=True)[list(SCHEMA.names)]
 
@@ -107,7 +105,7 @@ def read(path: Path, wants_history: Callable[[str], bool]) -> tuple[ExperimentRu
     records = [RunRecord(run_id, info[run_id].get("run_name", ""),
                          int(info[run_id]["start_time"]) if "start_time" in info[run_id]
                          else None, params.get(run_id, {}), tags.get(run_id, {}),
-                         latest.get(run_id, {})) for run_id in sorted(info)]
+                         latest.get(run_id, {})) for run_id in info]
     metric = by_kind.get("metric", empty)
     points = points_frame(metric["run_id"].tolist(), metric["key"].tolist(),
                           metric["step"].astype("int64").tolist(),

@@ -6,7 +6,7 @@ logged is kept in `Logged.values` so tests can recompute the expected numbers on
 Each run logs its baselines at step 0, as training does; they are chosen so that B beats the
 mean-image baseline and A and C do not, B's averaged-params recon_mse does not, A does not beat
 its random-encoder knn_acc, C (another random encoder) not its probe_acc, and only B beats the
-pixel-Gaussian FID.
+pixel-Gaussian FID; C alone does not beat its untrained model (UNTRAINED).
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ EVAL_STEPS = (0, 50, 100)  # recon_mse, fid
 MEAN_IMAGE_MSE = 0.045  # recon_mse_mean_image: below A's and C's recon_mse, above B's
 CLASSIFIER_ACC = 0.95  # classifier_test_acc: recon_acc's ceiling, never flagged
 GAUSSIAN_FID = 4.0  # gaussian_fid_classifier: above B's FID (about 3), below A's and C's
+# The untrained networks, scored like the trained ones (untrained_<key>, step 0): A and B beat
+# them on recon_mse and FID, C (recon about 0.085, FID about 8) does not; every probe beats 0.1.
+UNTRAINED = {"untrained_recon_mse": 0.07, "untrained_fid_classifier": 6.0,
+             "untrained_probe_acc": 0.1}
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,7 @@ def _histories(spec: Spec, rng: np.random.Generator) -> dict[str, list[tuple[int
     hist["knn_acc_random"] = [(0, 0.88)]
     hist["classifier_test_acc"] = [(0, CLASSIFIER_ACC)]
     hist["gaussian_fid_classifier"] = [(0, GAUSSIAN_FID)]
+    hist.update({key: [(0, value)] for key, value in UNTRAINED.items()})
     if spec.outcome == "diverged":
         hist["loss_d"][-1] = (last, float("nan"))
         return hist
@@ -120,9 +125,17 @@ def _png(path: Path, colour: tuple[int, int, int], half: bool = False) -> Path:
     return path
 
 
+# The comparison design as the runner records it on every run (reporting.design.Design.tags):
+# config A is the reference.
+DESIGN_TAGS = {"alibench.reference_config": "ck-A", "alibench.compare": "reference"}
+
+
 def log_experiment(root: Path, name: str = EXPERIMENT, specs: tuple[Spec, ...] = SPECS,
-                   seed: int = 7) -> Logged:
-    """Log the specs' runs into a fresh sqlite store under `root` through MlflowClient."""
+                   seed: int = 7, design_tags: dict[str, str] | None = None,
+                   histories=None) -> Logged:
+    """Log the specs' runs into a fresh sqlite store under `root` through MlflowClient;
+    `histories(spec, rng)` replaces the default metric histories."""
+    design_tags = DESIGN_TAGS if design_tags is None else design_tags
     root.mkdir(parents=True, exist_ok=True)
     logged = Logged(uri=f"sqlite:///{root}/mlflow.db", root=root)
     client = mlflow.MlflowClient(tracking_uri=logged.uri)
@@ -133,7 +146,7 @@ def log_experiment(root: Path, name: str = EXPERIMENT, specs: tuple[Spec, ...] =
         run_name = f"{spec.config}-s{spec.seed}"
         tags = {"alibench.kind": "run", "run_key": f"rk-{run_name}",
                 "config_key": f"ck-{spec.config}", "outcome": spec.outcome,
-                "mlflow.parentRunId": parent.info.run_id}
+                "mlflow.parentRunId": parent.info.run_id, **design_tags}
         if spec.collapsed:
             tags["collapsed"] = "true"
         run = client.create_run(exp, run_name=run_name, tags=tags)
@@ -143,7 +156,7 @@ def log_experiment(root: Path, name: str = EXPERIMENT, specs: tuple[Spec, ...] =
                   "stabilizers": spec.stabilizers, "eval.fid_extractor": "classifier",
                   "eval.fid_gen_count": spec.fid_gen, "eval.fid_real_count": "1000",
                   "train.checkpoint_dir": f"runs/checkpoints/rk-{run_name}"}
-        hist = _histories(spec, rng)
+        hist = (histories or _histories)(spec, rng)
         metrics = [Metric(k, v, 1000 + s, s) for k, points in hist.items() for s, v in points]
         client.log_batch(run.info.run_id, metrics=metrics,
                          params=[Param(k, v) for k, v in params.items()],

@@ -33,7 +33,16 @@ CHECKED = (
      "mean-image baseline"),
     ("fid_classifier ({gen} gen / 1000 real)", "fid_classifier", "gaussian_fid_classifier", False,
      "pixel-Gaussian baseline"),
+    ("recon_mse (final)", "recon_mse", "untrained_recon_mse", False, "untrained-model baseline"),
+    ("recon_mse (best)", "best recon_mse", "untrained_recon_mse", False,
+     "untrained-model baseline"),
+    ("avg_ema.recon_mse", "avg_ema.recon_mse", "untrained_recon_mse", False,
+     "untrained-model baseline"),
+    ("probe_acc", "probe_acc", "untrained_probe_acc", True, "untrained-model baseline"),
+    ("fid_classifier ({gen} gen / 1000 real)", "fid_classifier", "untrained_fid_classifier",
+     False, "untrained-model baseline"),
 )
+STATS = ("n", "mean", "std", "ci95 low", "ci95 high")
 FID_GEN = {"A": 1000, "B": 1000, "C": 500}  # eval.fid_gen_count: in the FID's column name
 
 
@@ -80,19 +89,40 @@ def test_the_declared_baselines_are_the_ones_evaluation_logs() -> None:
     assert declared("gaussian_fid_classifier") is None
 
 
+def test_every_metric_key_but_a_spread_has_an_untrained_baseline() -> None:
+    from benchmark.evaluation.registry import UNTRAINED, declared_keys
+
+    for found in declared_keys():
+        spread = found.key.endswith("_std")
+        assert (found.untrained is None) == spread, found.key
+        if not spread:
+            assert found.untrained == UNTRAINED and found.baselines[-1] == UNTRAINED
+    assert [b.key for b in declared("recon_mse").baselines] == ["recon_mse_mean_image",
+                                                                "untrained_recon_mse"]
+    assert declared("avg_ema.recon_mse").untrained.key == "untrained_recon_mse"  # shared
+    assert declared("fid_classifier").untrained.key == "untrained_fid_classifier"
+    assert declared("kid_classifier_std").baselines == ()
+    for key in ("untrained_recon_mse", "untrained_fid_classifier", "avg_ema.untrained_knn_acc"):
+        assert declared(key) is None, key  # a baseline, never a metric
+
+
 def test_summary_csv_puts_each_baseline_beside_its_metric(report: Path, logged: Logged) -> None:
     table = _summary(report)
     columns = list(table.columns)
-    for before, baseline in (("recon_mse (best) std", "recon_mse_mean_image"),
-                             ("probe_acc std", "probe_acc_random"),
-                             ("knn_acc std", "knn_acc_random"),
-                             ("recon_acc std", "classifier_test_acc")):
-        at = columns.index(before)
-        assert columns[at + 1: at + 4] == [f"{baseline} {s}" for s in ("n", "mean", "std")]
-    assert sum(c.startswith("recon_mse_mean_image") for c in columns) == 3  # shared, once
+    for before, baselines in (("recon_mse (best)", ["recon_mse_mean_image",
+                                                    "untrained_recon_mse"]),
+                              ("probe_acc", ["probe_acc_random", "untrained_probe_acc"]),
+                              ("knn_acc", ["knn_acc_random"]),  # no untrained one logged
+                              ("recon_acc", ["classifier_test_acc"])):
+        at = columns.index(f"{before} ci95 high")
+        assert columns[at + 1: at + 1 + 5 * len(baselines)] == [
+            f"{b} {s}" for b in baselines for s in STATS]
+    assert sum(c.startswith("recon_mse_mean_image") for c in columns) == 5  # shared, once
+    assert sum(c.startswith("untrained_recon_mse") for c in columns) == 5
+    assert not any(c.startswith("untrained_knn_acc") for c in columns)
     for config in ("A", "B", "C"):
         for key in ("recon_mse_mean_image", "probe_acc_random", "knn_acc_random",
-                    "classifier_test_acc"):
+                    "classifier_test_acc", "untrained_recon_mse", "untrained_fid_classifier"):
             values = pd.Series(logged.finals(config, key))  # finished runs only, as the metrics
             assert table.at[config, f"{key} n"] == len(values)
             assert table.at[config, f"{key} mean"] == pytest.approx(values.mean(), rel=1e-12)
@@ -113,8 +143,8 @@ def test_prdc_reaches_the_summary_beside_its_heldout_ceiling(report: Path,
             for config in configs:
                 values = pd.Series(logged.finals(config, key))
                 assert table.at[config, f"{column} mean"] == pytest.approx(values.mean())
-        at = columns.index(f"{key} (500 gen / 1000 real) std")  # the last of its columns
-        assert columns[at + 1: at + 4] == [f"{key}_heldout {s}" for s in ("n", "mean", "std")]
+        at = columns.index(f"{key} (500 gen / 1000 real) ci95 high")  # its last column
+        assert columns[at + 1: at + 6] == [f"{key}_heldout {s}" for s in STATS]
         assert table[f"{key}_heldout mean"].tolist() == pytest.approx([PRDC_HELDOUT] * 3)
     summary_md = (report / "summary.md").read_text(encoding="utf-8")
     assert "precision_classifier_k3 (1000 gen / 1000 real) |" in summary_md
@@ -152,6 +182,8 @@ def test_configs_that_do_not_beat_a_baseline_are_flagged_in_words(report: Path,
     # the fixture is built to flag and to pass: both must occur
     assert {c for c, _ in flagged} == {"C1", "C2", "C3"} and clean
     assert any("avg_ema.recon_mse" in text for _, text in flagged)
+    assert {c for c, text in flagged if "untrained" in text} == {"C3"}
+    assert any("untrained" in phrase for phrase in clean)
     page = (report / "index.html").read_text(encoding="utf-8")
     summary_md = (report / "summary.md").read_text(encoding="utf-8")
     readme = (report / "README.md").read_text(encoding="utf-8")

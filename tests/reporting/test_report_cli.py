@@ -27,7 +27,7 @@ def _summary(report: Path) -> pd.DataFrame:
 
 def test_every_file_is_written(report: Path) -> None:
     names = ["summary.csv", "summary.md", "comparisons.csv", "comparisons.md",
-             "references.csv", "index.html", "README.md"]
+             "references.csv", "index.html", "README.md", "runs.parquet"]
     names += [f"plots/{f}.{ext}" for f in FIGURES for ext in ("png", "svg")]
     names += [f"panels/C{i}/{k}.png" for i in (1, 2)
               for k in ("generation", "reconstruction", "interpolation")]

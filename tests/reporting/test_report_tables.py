@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.reporting import page, plots, tables
+from benchmark.reporting import page, plots, significance, tables
 from benchmark.reporting.loading import ExperimentRuns
 from benchmark.reporting.panels import PanelRow, common_seed
 
@@ -128,9 +128,7 @@ def test_configs_with_the_same_params_get_distinct_labels() -> None:
 
 
 def test_the_page_is_never_written_with_a_link_to_a_missing_image(tmp_path: Path) -> None:
-    comparisons = pd.DataFrame(columns=["metric", "config_a", "label_a", "config_b", "label_b",
-                                        "n_a", "n_b", "mean_a", "mean_b", "diff", "p_value",
-                                        "p_holm"])
+    comparisons = pd.DataFrame(columns=significance.COLUMNS)
     report = page.Report(
         experiment="x", tracking_uri="sqlite:///x.db", settings=[], runs=1, duplicates=0,
         summary=pd.DataFrame({"config": ["C1"]}), summary_csv=pd.DataFrame({"config": ["C1"]}),
