@@ -165,7 +165,7 @@ def _expected_flags(logged: Logged) -> tuple[list[tuple[str, str]], list[str]]:
                 continue
             value, base = _mean(logged, config, key), _mean(logged, config, baseline)
             column = column.format(gen=FID_GEN[config])
-            phrase = f"{ID_OF[config]} ({{}}): {column} does not beat"
+            phrase = f"{ID_OF[config]} ({{}}): {column} does not beat the {name} {baseline} ("
             if (value > base) if higher else (value < base):
                 clean.append(phrase)
                 continue
