@@ -34,7 +34,7 @@ from benchmark.reporting.references import Reference, parse_references
 from benchmark.tracking import DEFAULT_TRACKING_URI
 
 if TYPE_CHECKING:
-    from benchmark.reporting.loading import ExperimentRuns
+    from benchmark.reporting.loading import ExperimentRuns, RunStore
 
 
 def read_grid(path: str) -> tuple[str, list[Reference]]:
@@ -99,7 +99,8 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def load(args: argparse.Namespace) -> tuple[ExperimentRuns, Design, list[Reference], object]:
+def load(args: argparse.Namespace
+         ) -> tuple[ExperimentRuns, Design, list[Reference], RunStore | None]:
     """The runs, the comparison design, the published references and the store (None when
     the runs come from a file), in the order of precedence: command line, grid, file, tags."""
     from benchmark.reporting import plots, runs_file
@@ -119,7 +120,7 @@ def load(args: argparse.Namespace) -> tuple[ExperimentRuns, Design, list[Referen
         store = RunStore(args.tracking_uri)
         data = store.load(name, plots.wants_history)  # every user mistake is raised by here
         if design is None:
-            design = from_tags([row.dropna().to_dict() for _, row in data.tags.iterrows()])
+            design = from_tags([run.tags for run in data.records])
     design = design or Design()
     if args.reference:
         design = replace(design, reference_key=None,

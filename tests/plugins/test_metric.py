@@ -113,8 +113,9 @@ def test_the_plugin_reaches_mlflow_and_the_report(plugin, tmp_path, monkeypatch)
     assert row[f"{COLUMN} mean"] == pytest.approx(sum(m[KEY] for m in finals) / 2, rel=1e-12)
     assert row[f"{BASELINE} mean"] == pytest.approx(finals[0][BASELINE], rel=1e-12)
     columns = list(summary.columns)
-    at = columns.index(f"{COLUMN} std")  # the baseline's columns follow its metric's
-    assert columns[at + 1: at + 4] == [f"{BASELINE} n", f"{BASELINE} mean", f"{BASELINE} std"]
+    at = columns.index(f"{COLUMN} ci95 high")  # the baseline's columns follow its metric's
+    assert columns[at + 1: at + 6] == [f"{BASELINE} {s}" for s in (
+        "n", "mean", "std", "ci95 low", "ci95 high")]
     markdown = (out / "summary.md").read_text(encoding="utf-8")
     header = next(line for line in markdown.splitlines() if line.startswith("| "))
     assert f"| {COLUMN} |" in header and f"| {BASELINE} |" in header
