@@ -77,6 +77,13 @@ class StatisticsBatches:
             prior.append((z,))
         return images, prior
 
+    def scoring_encoder(self, encoder: nn.Module, step: int) -> nn.Module:
+        """`encoder` (modified) with its statistics recomputed from the training images at
+        `step`: every encoder scored under recomputed statistics passes here, the models' and
+        the random encoder of the baselines alike."""
+        recompute_batch_norm(encoder, self.at(step)[0])
+        return encoder
+
     def scoring_copy(self, ali: ALI, step: int, encoder: nn.Module | None = None,
                      decoder: nn.Module | None = None) -> ALI:
         """An ALI to score at `step`: copies of the encoder and decoder (or the given ones,
@@ -85,7 +92,7 @@ class StatisticsBatches:
         encoder = copy.deepcopy(ali.encoder) if encoder is None else encoder
         decoder = copy.deepcopy(ali.decoder) if decoder is None else decoder
         images, prior = self.at(step)
-        recompute_batch_norm(encoder, images)
+        self.scoring_encoder(encoder, step)
         recon_decoder = copy.deepcopy(decoder)
         training = encoder.training
         encoder.eval()
@@ -95,3 +102,40 @@ class StatisticsBatches:
         recompute_batch_norm(recon_decoder, codes)
         recompute_batch_norm(decoder, prior)
         return ALI(encoder, decoder, ali.discriminator, ali.z_dim, recon_decoder=recon_decoder)
+
+
+class ScoringProtocol:
+    """How a run prepares a network for scoring, by `eval.bn_stats`: `running` scores it as it
+    is (its own running statistics), `recomputed` scores copies whose statistics are recomputed
+    on `statistics`. The live networks, the untrained ones at step 0 and the random encoder of
+    the probe/1-NN baselines all pass through `ali` or `encoder` here (`ali` through `encoder`),
+    so a baseline cannot be scored by another protocol than the models it stands beside."""
+
+    def __init__(self, bn_stats: str, statistics: StatisticsBatches | None = None):
+        if bn_stats == "recomputed" and statistics is None:
+            raise ValueError("bn_stats 'recomputed' needs the statistics batches")
+        self.bn_stats, self.statistics = bn_stats, statistics
+
+    def recomputes(self) -> bool:
+        return self.bn_stats == "recomputed"
+
+    def ali(self, ali: ALI, step: int) -> ALI:
+        """`ali` as scored at `step` (itself, or a copy; `ali` is left alone)."""
+        return self.statistics.scoring_copy(ali, step) if self.recomputes() else ali
+
+    def encoder(self, encoder: nn.Module, step: int) -> nn.Module:
+        """`encoder` as scored at `step` (itself, or a copy): the encoder step of `ali`."""
+        if not self.recomputes():
+            return encoder
+        return self.statistics.scoring_encoder(copy.deepcopy(encoder), step)
+
+    def describe(self) -> dict[str, object]:
+        """What decides the scores it gives, for cache keys: the statistics' batches too."""
+        if not self.recomputes():
+            return {"bn_stats": self.bn_stats}
+        s = self.statistics
+        return {"bn_stats": self.bn_stats, "batches": s.count, "batch_size": s.batch_size,
+                "seed": s.seed, "seed_offset": BN_SEED_OFFSET}
+
+
+RUNNING = ScoringProtocol("running")  # networks scored as they are (an evaluator on its own)

@@ -18,6 +18,7 @@ from benchmark.data import DATASETS, DataConfig
 from benchmark.evaluation import validate_eval_config
 from benchmark.evaluation.settings import EvalConfig
 from benchmark.models.settings import ModelConfig
+from benchmark.objectives import OBJECTIVES
 from benchmark.optimizers import OptimConfig, option_labels, validate_optim
 from benchmark.schemes import SchemeConfig, check_scheme_optimizer, total_steps
 from benchmark.stabilizers import describe_stabilizers, parse_stabilizers
@@ -41,8 +42,12 @@ class TrainConfig:
         "help": "steps between checkpoints (also at the end); a resume starts from the last",
         "min": 1})
     collapse_patience: int = field(default=3, metadata={
-        "help": "logged steps in a row with D accuracy > 99% on both pair kinds: tag collapsed",
-        "min": 1})
+        "help": "logged steps the collapse rule averages D's accuracy over: collapsed when its "
+                "mean over them is at least 95% on each pair kind", "min": 1})
+    objective: str = field(default="ali", metadata={
+        "help": "ali: the adversarial game; autoencoder: the same encoder and decoder on the "
+                "stabilizers' reconstruction terms alone (cycle_consistency), no discriminator",
+        "choices": OBJECTIVES.names, "in_key": "unless_default"})
 
 
 @dataclass
@@ -78,16 +83,19 @@ def validate_run(cfg: RunConfig) -> None:
     step budget, metrics for the data."""
     check_scheme_optimizer(cfg.scheme.name, cfg.optim.name)
     validate_optim(cfg.optim, cfg.scheme.name)
-    parse_stabilizers(cfg.stabilizers)
+    OBJECTIVES.get(cfg.train.objective, field="train.objective").check(
+        parse_stabilizers(cfg.stabilizers), cfg.scheme.d_steps)
     total_steps(cfg)
     source = DATASETS.get(cfg.data.dataset)
     validate_eval_config(cfg.eval, source, source.labelled)
 
 
 def _key_fields(obj: Any) -> dict:
-    """The config as a plain dict without the fields that cannot change the numbers; an
-    optimizer's options sit in its section, as they are written."""
-    dropped = {f.name for f in dataclasses.fields(obj) if not f.metadata.get("in_key", True)}
+    """The config as a plain dict without the fields that cannot change the numbers, nor those
+    added later (`in_key: unless_default`) at their default, so the runs before them keep their
+    keys; an optimizer's options sit in its section, as they are written."""
+    dropped = {f.name for f in dataclasses.fields(obj) if not f.metadata.get("in_key", True)
+               or (f.metadata.get("in_key") == "unless_default" and getattr(obj, f.name) == f.default)}
     return {name: _key_fields(value) if dataclasses.is_dataclass(value) else value
             for name, value in section_values(obj).items() if name not in dropped}
 
@@ -148,7 +156,7 @@ def config_name(cfg: RunConfig) -> str:
     shows it; `d5` for five discriminator steps). Model and training fields are not in it: a
     grid that varies them is told apart by its params."""
     tricks = describe_stabilizers(non_default_options(cfg.stabilizers))
-    variants = []
+    variants = [] if cfg.train.objective == "ali" else [cfg.train.objective]
     if cfg.scheme.name == "extragradient" and not cfg.scheme.resample:
         variants.append("noresample")
     if cfg.scheme.name == "alternating" and cfg.scheme.d_steps != 1:
@@ -179,6 +187,8 @@ def describe_config(cfg: RunConfig) -> str:
     if s.name == "extragradient" and not s.resample:
         scheme += " (no resampling)"
     budget = f"{t.steps} steps" if t.grad_evals is None else f"{t.grad_evals} gradient evaluations"
+    if t.objective != "ali":
+        budget += f"; objective {t.objective}"
     return (f"{d.dataset} {d.image_size}px{subset}, batch {d.batch_size}; z_dim {m.z_dim}, "
             f"width {m.width:g}; {optimizer}; {scheme}; stabilizers "
             f"{describe_stabilizers(non_default_options(cfg.stabilizers))}; {budget}; "

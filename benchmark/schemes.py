@@ -14,11 +14,11 @@ import torch
 from torch import nn
 
 from benchmark.errors import ConfigError
-from benchmark.losses import discriminator_loss, generator_loss
 from benchmark.models import ALI
+from benchmark.objectives import OBJECTIVES, Losses, Objective
 from benchmark.optimizers import OPTIMIZERS, names_for
 from benchmark.registry import Registry
-from benchmark.stabilizers import Pairs, Stabilizer
+from benchmark.stabilizers import Stabilizer
 
 
 @dataclass
@@ -32,32 +32,23 @@ class Draw:
     noise_seed: int | None = None  # seeds the stabilizers' generator; None when none draws
 
 
-@dataclass
-class Losses:
-    loss_d: torch.Tensor
-    loss_g: torch.Tensor
-    d_real: float  # mean D probability on encoder pairs
-    d_fake: float  # mean D probability on decoder pairs
-    d_accuracy_enc: float  # share of encoder pairs the discriminator classifies right
-    d_accuracy_dec: float  # share of decoder pairs the discriminator classifies right
-
-    def stats(self) -> dict[str, float]:
-        return {"loss_d": self.loss_d.item(), "loss_g": self.loss_g.item(),
-                "d_real": self.d_real, "d_fake": self.d_fake,
-                "d_accuracy_enc": self.d_accuracy_enc, "d_accuracy_dec": self.d_accuracy_dec}
-
-
 class Game:
-    """The ALI game at a draw: both players' losses, with the stabilizers' hooks applied."""
+    """The training objective at a draw: both players' losses (or, under the autoencoder
+    objective, the encoder and decoder's alone), with the stabilizers' hooks applied."""
 
     def __init__(self, ali: ALI, stabilizers: list[Stabilizer], next_batch: Callable[[], torch.Tensor],
-                 device: torch.device):
+                 device: torch.device, objective: Objective | None = None):
         self.ali = ali
         self.stabilizers = stabilizers
         self.next_batch = next_batch
         self.device = device
+        self.objective = objective if objective is not None else OBJECTIVES.get("ali")
         self.step = 0  # the training step; stabilizer schedules read it
         self.evaluations = 0  # gradient evaluations so far: forward passes of the game
+
+    @property
+    def discriminator_plays(self) -> bool:
+        return self.objective.discriminator_plays
 
     def draw(self) -> Draw:
         x = self.next_batch().to(self.device)
@@ -70,54 +61,33 @@ class Game:
         return Draw(x, z_prior, eps, noise_seed)
 
     def losses(self, draw: Draw, generator_terms: bool = True) -> Losses:
-        """Both players' losses at `draw`; `generator_terms=False` skips the generator's
+        """The objective's losses at `draw`; `generator_terms=False` skips the generator's
         regularizers (their extra forward passes) where only the discriminator's loss is used.
         Each call is one gradient evaluation of the compute budget."""
         self.evaluations += 1
-        encoded = self.ali.encoder(draw.x, draw.eps)
-        x_fake = self.ali.decoder(draw.z_prior)
-        pairs = Pairs(draw.x, encoded.z, x_fake, draw.z_prior)
-        noise = None
-        if draw.noise_seed is not None:
-            noise = torch.Generator(device=self.device).manual_seed(draw.noise_seed)
-        for stabilizer in self.stabilizers:
-            pairs = stabilizer.perturb(pairs, self.step, noise)
-        d = self.ali.discriminator
-        logits_enc, logits_dec = d(pairs.x_enc, pairs.z_enc), d(pairs.x_dec, pairs.z_dec)
-        target_enc, target_dec = 1.0, 0.0
-        for stabilizer in self.stabilizers:
-            target_enc, target_dec = stabilizer.targets(target_enc, target_dec)
-        loss_d = discriminator_loss(logits_enc, logits_dec, target_enc, target_dec)
-        for stabilizer in self.stabilizers:
-            extra = stabilizer.penalty(d, pairs, self.step)
-            if extra is not None:
-                loss_d = loss_d + extra
-        loss_g = generator_loss(logits_enc, logits_dec)
-        if generator_terms:
-            for stabilizer in self.stabilizers:
-                extra = stabilizer.generator_penalty(self.ali, draw.x, encoded, draw.z_prior,
-                                                     x_fake, self.step)
-                if extra is not None:
-                    loss_g = loss_g + extra
-        with torch.no_grad():
-            return Losses(loss_d, loss_g, float(torch.sigmoid(logits_enc).mean()),
-                          float(torch.sigmoid(logits_dec).mean()),
-                          float((logits_enc > 0).float().mean()),
-                          float((logits_dec < 0).float().mean()))
+        return self.objective.losses(self, draw, generator_terms)
 
 
-def set_gradients(loss: torch.Tensor, params: list[nn.Parameter], retain_graph: bool) -> None:
-    """Write d loss / d params into `.grad`, touching no other parameter's gradient."""
+def set_gradients(loss: torch.Tensor, params: list[nn.Parameter],
+                  retain_graph: bool) -> torch.Tensor:
+    """Write d loss / d params into `.grad`, touching no other parameter's gradient; returns
+    the gradient's total L2 norm over `params` (an instrument: reading it changes nothing)."""
     grads = torch.autograd.grad(loss, params, retain_graph=retain_graph, allow_unused=True)
     for p, g in zip(params, grads, strict=True):
         p.grad = torch.zeros_like(p) if g is None else g
+    with torch.no_grad():
+        return torch.linalg.vector_norm(torch.stack(torch._foreach_norm([p.grad for p in params])))
 
 
 def both_gradients(game: Game, draw: Draw) -> Losses:
-    """Each player's gradient of its own loss at the same point, before anything moves."""
+    """Each player's gradient of its own loss at the same point, before anything moves (the
+    discriminator's only when it plays)."""
     losses = game.losses(draw)
-    set_gradients(losses.loss_d, game.ali.discriminator_parameters(), retain_graph=True)
-    set_gradients(losses.loss_g, game.ali.generator_parameters(), retain_graph=False)
+    if game.discriminator_plays:
+        losses.grad_norm_d = set_gradients(losses.loss_d, game.ali.discriminator_parameters(),
+                                           retain_graph=True)
+    losses.grad_norm_g = set_gradients(losses.loss_g, game.ali.generator_parameters(),
+                                       retain_graph=False)
     return losses
 
 
@@ -126,6 +96,10 @@ class Players:
     game: Game
     opt_d: torch.optim.Optimizer
     opt_g: torch.optim.Optimizer
+
+    def optimizers(self) -> tuple[torch.optim.Optimizer, ...]:
+        """The optimizers that move: the discriminator's sits out when it does not play."""
+        return (self.opt_d, self.opt_g) if self.game.discriminator_plays else (self.opt_g,)
 
 
 class UpdateScheme:
@@ -141,7 +115,8 @@ class UpdateScheme:
     def step(self, players: Players) -> Losses:
         raise NotImplementedError
 
-    def evaluations_per_step(self, extrapolation_needs_gradient: bool) -> int:
+    def evaluations_per_step(self, extrapolation_needs_gradient: bool,
+                             discriminator_plays: bool = True) -> int:
         """Gradient evaluations (forward passes of the game) one step costs."""
         raise NotImplementedError
 
@@ -153,19 +128,24 @@ class Alternating(UpdateScheme):
 
     def step(self, players: Players) -> Losses:
         game = players.game
-        for _ in range(self.d_steps):
+        draw, grad_norm_d = None, None
+        for _ in range(self.d_steps if game.discriminator_plays else 0):
             draw = game.draw()
             losses = game.losses(draw, generator_terms=False)
-            set_gradients(losses.loss_d, game.ali.discriminator_parameters(), retain_graph=False)
+            grad_norm_d = set_gradients(losses.loss_d, game.ali.discriminator_parameters(),
+                                        retain_graph=False)
             players.opt_d.step()
         # The generator's forward pass sees the discriminator it just played against, updated.
-        losses = game.losses(draw)
-        set_gradients(losses.loss_g, game.ali.generator_parameters(), retain_graph=False)
+        losses = game.losses(game.draw() if draw is None else draw)
+        losses.grad_norm_g = set_gradients(losses.loss_g, game.ali.generator_parameters(),
+                                           retain_graph=False)
+        losses.grad_norm_d = grad_norm_d  # the last discriminator update's
         players.opt_g.step()
         return losses
 
-    def evaluations_per_step(self, extrapolation_needs_gradient: bool) -> int:
-        return self.d_steps + 1
+    def evaluations_per_step(self, extrapolation_needs_gradient: bool,
+                             discriminator_plays: bool = True) -> int:
+        return (self.d_steps if discriminator_plays else 0) + 1
 
 
 class Simultaneous(UpdateScheme):
@@ -175,11 +155,12 @@ class Simultaneous(UpdateScheme):
 
     def step(self, players: Players) -> Losses:
         losses = both_gradients(players.game, players.game.draw())
-        players.opt_d.step()
-        players.opt_g.step()
+        for opt in players.optimizers():
+            opt.step()
         return losses
 
-    def evaluations_per_step(self, extrapolation_needs_gradient: bool) -> int:
+    def evaluations_per_step(self, extrapolation_needs_gradient: bool,
+                             discriminator_plays: bool = True) -> int:
         return 1
 
 
@@ -200,7 +181,7 @@ class Extragradient(UpdateScheme):
     needs_extragradient = True
 
     def step(self, players: Players) -> Losses:
-        game, opts = players.game, (players.opt_d, players.opt_g)
+        game, opts = players.game, players.optimizers()
         needs_gradient = all(getattr(o, "extrapolation_needs_gradient", True) for o in opts)
         draw, buffers = None, None
         if needs_gradient:
@@ -220,7 +201,8 @@ class Extragradient(UpdateScheme):
             opt.step()
         return losses
 
-    def evaluations_per_step(self, extrapolation_needs_gradient: bool) -> int:
+    def evaluations_per_step(self, extrapolation_needs_gradient: bool,
+                             discriminator_plays: bool = True) -> int:
         return 2 if extrapolation_needs_gradient else 1
 
 
@@ -255,12 +237,14 @@ def check_scheme_optimizer(scheme: str, optimizer: str) -> None:
 def total_steps(cfg) -> int:
     """The run's steps: `train.steps`, or the `train.grad_evals` budget divided by what one step
     of its scheme and optimizer costs (alternating d_steps + 1, simultaneous 1, extragradient 2,
-    extrapolation from the past 1)."""
+    extrapolation from the past 1; alternating costs 1 under the autoencoder objective, which
+    has no discriminator step)."""
     if cfg.train.grad_evals is None:
         return cfg.train.steps
     spec = OPTIMIZERS.get(cfg.optim.name)
+    plays = OBJECTIVES.get(cfg.train.objective).discriminator_plays
     per_step = SCHEMES.get(cfg.scheme.name)(cfg.scheme.d_steps).evaluations_per_step(
-        spec.extrapolation_needs_gradient)
+        spec.extrapolation_needs_gradient, plays)
     steps = cfg.train.grad_evals // per_step
     if steps < 1:
         raise ConfigError(f"train.grad_evals: {cfg.train.grad_evals} buys no step of "

@@ -68,6 +68,10 @@ class Stabilizer:
         its encoding, the prior draw and its decoding (before any `perturb`)."""
         return None
 
+    def trains_generator(self) -> bool:
+        """Whether `generator_penalty` adds a term: what `train.objective: autoencoder` trains."""
+        return False
+
 
 # ---------------------------------------------------------------------------------------------
 
@@ -206,6 +210,9 @@ class CycleConsistency(Stabilizer):
 
     name = "cycle_consistency"
     Options = CycleConsistencyOptions
+
+    def trains_generator(self) -> bool:
+        return self.options.weight > 0 or self.options.z_weight > 0
 
     def generator_penalty(self, ali: ALI, x: torch.Tensor, encoded: EncoderOutput,
                           z_prior: torch.Tensor, x_fake: torch.Tensor,

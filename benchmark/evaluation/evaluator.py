@@ -13,6 +13,7 @@ fid_classifier and recon_acc, i.e. how much its judgement is worth.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmark.batch_norm import RUNNING, ScoringProtocol
 from benchmark.data import DataBundle
 from benchmark.evaluation import panels as panel_images
 from benchmark.evaluation.caching import digest, fingerprint, read_json, write_json
@@ -46,6 +48,8 @@ from benchmark.evaluation.registry import METRICS, uses_fid_features
 from benchmark.evaluation.settings import EvalConfig, validate_eval_config
 
 KEY_CLASSIFIER_TEST_ACC = "classifier_test_acc"
+# The untrained-model baseline of a live metric key K is logged at step 0 as `untrained_` + K.
+UNTRAINED_PREFIX = "untrained_"
 
 PANEL_GENERATION = "generation"
 PANEL_RECONSTRUCTION = "reconstruction"
@@ -87,17 +91,20 @@ class Evaluator:
     probe_acc_random / knn_acc_random baselines (None: those baselines are skipped). `seed` seeds
     that random encoder only: the fixed inputs and the FID classifier use `FIXED_SEED`, so runs with
     different seeds are measured with the same instrument. `dataset_name` labels cache files.
+    `protocol`: the run's BatchNorm protocol (`benchmark.batch_norm.ScoringProtocol`), which the
+    random encoder is scored through at step 0 exactly as the run's models are; `RUNNING`
+    (networks scored as they are) for an evaluator on its own.
     """
 
     def __init__(self, cfg: EvalConfig, data: DataBundle, device: torch.device,
                  make_random_encoder: Callable[[], nn.Module] | None = None, seed: int = 0,
-                 dataset_name: str | None = None):
+                 dataset_name: str | None = None, protocol: ScoringProtocol = RUNNING):
         validate_eval_config(cfg, data, has_labels(data))
         self.metrics = set(cfg.metrics)
         check_counts(cfg, {"train": len(data.train), "test": len(data.test)},
                      dataset_name or "this dataset")
         self.cfg, self.data, self.device, self.seed = cfg, data, device, seed
-        self.make_random_encoder = make_random_encoder
+        self.make_random_encoder, self.protocol = make_random_encoder, protocol
         shape = "x".join(map(str, data.train.x.shape[1:]))
         self.tag = dataset_name or f"{data.kind}{shape}"
         self.inputs = build_fixed_inputs(cfg, data)
@@ -122,6 +129,11 @@ class Evaluator:
             for name in self.cfg.metrics:
                 out.update(METRICS[name].compute(ctx))
         return out
+
+    def untrained(self, scored: nn.Module) -> dict[str, float]:
+        """The untrained-model baseline: the metrics of the run's networks at step 0, `scored`
+        by the protocol the trained ones get, each key K logged as `untrained_K`."""
+        return {UNTRAINED_PREFIX + k: v for k, v in self.evaluate(scored).items()}
 
     def baselines(self) -> dict[str, float]:
         """Baselines of the configured metrics (cached on disk per data and settings)."""
@@ -183,14 +195,17 @@ class Evaluator:
     # --- baselines ------------------------------------------------------------------------
 
     def _cached_baselines(self) -> dict[str, float]:
-        """The configured metrics' own baselines, computed once per data, settings and encoder
-        architecture: with a random encoder (from the run's seed) and no decoder."""
+        """The configured metrics' own baselines, computed once per data, settings, encoder
+        architecture and scoring protocol: with a random encoder (from the run's seed), scored
+        through the run's protocol at step 0 as its models are, and no decoder."""
         wanted = sorted(m for m in self.metrics if METRICS[m].baseline is not None)
         if not wanted:
             return {}
         encoder = None
         if self.make_random_encoder is not None:
             encoder = random_encoder(self.make_random_encoder, self.seed, self.device)
+            with fork_rng(self.device):
+                encoder = self.protocol.encoder(encoder, 0)
         architecture = ([[k, list(v.shape)] for k, v in encoder.state_dict().items()]
                         if encoder is not None else None)
         settings = {f.name: getattr(self.cfg, f.name) for f in dataclasses.fields(self.cfg)
@@ -199,13 +214,18 @@ class Evaluator:
                            if k.baseline is not None})  # a metric gaining a baseline: new file
         key = digest({"data": self._fingerprint(), "metrics": wanted, "seed": self.seed,
                       "fixed_seed": FIXED_SEED, "encoder": architecture, "settings": settings,
-                      "baselines": declared})
+                      "baselines": declared, "protocol": self.protocol.describe()})
         path = Path(self.cfg.cache_dir) / "baselines" / f"{self.tag}-{key}.json"
         cached = read_json(path)
         if cached is not None:
             return cached
         out: dict[str, float] = {}
-        with torch.no_grad(), fork_rng(self.device):  # a random encoder draws its own noise
+        with contextlib.ExitStack() as stack:  # the model's evaluation mode, as in `evaluate`
+            if encoder is not None:
+                stack.enter_context(evaluation_mode(encoder, self.device))
+            else:
+                stack.enter_context(fork_rng(self.device))
+                stack.enter_context(torch.no_grad())
             ctx = EvalContext(self.resources, encoder)
             for name in wanted:
                 out.update(METRICS[name].baseline(ctx))
