@@ -405,3 +405,48 @@ def test_a_gradient_evaluation_budget_sets_the_steps():
     assert steps(optim={"name": "past_extra_adam"}, scheme={"name": "extragradient"}) == 600
     with pytest.raises(ConfigError, match="train.grad_evals: 1 buys no step"):
         expand_grid({"name": "g", "base": {"train": {"grad_evals": 1}}})
+
+
+@pytest.mark.parametrize("scheme, optimizer", [("alternating", "sgd"), ("simultaneous", "sgd"),
+                                               ("extragradient", "extra_sgd")])
+def test_the_logged_gradient_norms_are_those_of_the_update(digits, scheme, optimizer):
+    """With plain SGD each player moves by lr times the gradient its update used (for
+    extragradient: the one taken at the extrapolated point, applied from w_t), so the
+    distance it moved over lr is the logged norm."""
+    lr_d, lr_g = 1e-3, 2e-3
+    players, _ = make_players(digits, optimizer, lr_d=lr_d, lr_g=lr_g)
+    ali = players.game.ali
+    before = player_vectors(ali)
+    losses = SCHEMES[scheme]().step(players)
+    after = player_vectors(ali)
+    moved_d = (after["discriminator"] - before["discriminator"]).norm().item() / lr_d
+    moved_g = torch.cat([after[n] - before[n] for n in ("encoder", "decoder")]).norm().item() / lr_g
+    stats = losses.stats()
+    assert stats["grad_norm_d"] == pytest.approx(moved_d, rel=1e-3)
+    assert stats["grad_norm_g"] == pytest.approx(moved_g, rel=1e-3)
+    assert stats["d_real"] == pytest.approx(torch.sigmoid(torch.tensor(stats["d_logit_enc"])).item(),
+                                            abs=0.05)  # the mean probability and mean logit agree
+
+
+@pytest.mark.parametrize("scheme, optimizer", [("alternating", "adam"), ("simultaneous", "adam"),
+                                               ("extragradient", "extra_adam")])
+def test_under_the_autoencoder_objective_the_discriminator_sits_out(digits, scheme, optimizer):
+    """No discriminator forward, gradient or step: one gradient evaluation per update of the
+    encoder and decoder (two for extragradient), the discriminator's weights untouched."""
+    from benchmark.objectives import OBJECTIVES
+    from benchmark.stabilizers import parse_stabilizers
+
+    players, _ = make_players(digits, optimizer)
+    game = players.game
+    game.objective = OBJECTIVES.get("autoencoder")
+    game.stabilizers = parse_stabilizers([{"name": "cycle_consistency", "weight": 1.0}])
+    before = player_vectors(game.ali)
+    losses = SCHEMES[scheme]().step(players)
+    after = player_vectors(game.ali)
+    assert torch.equal(before["discriminator"], after["discriminator"])
+    assert not torch.equal(before["encoder"], after["encoder"])
+    assert not torch.equal(before["decoder"], after["decoder"])
+    assert all(p.grad is None for p in game.ali.discriminator_parameters())
+    assert set(losses.stats()) == {"loss_g", "grad_norm_g"}
+    per_step = SCHEMES[scheme]().evaluations_per_step(True, discriminator_plays=False)
+    assert game.evaluations == per_step == (2 if scheme == "extragradient" else 1)

@@ -177,7 +177,8 @@ class Evaluator:
             x, y = train.x[idx], train.y[idx]
             settings = ClassifierSettings(
                 channels=x.shape[1], image_size=x.shape[-1], num_classes=int(train.y.max()) + 1,
-                epochs=self.cfg.classifier_epochs, train_count=len(x), seed=FIXED_SEED)
+                epochs=self.cfg.classifier_epochs, train_count=len(x), seed=FIXED_SEED,
+                min_updates=self.cfg.classifier_min_updates)
             key = settings.digest(fingerprint(x, y, test.x, test.y))
             path = Path(self.cfg.cache_dir) / "classifiers" / f"{self.tag}-{key}.pt"
             self._classifier = load_or_train_classifier(path, settings, (x, y), (test.x, test.y),

@@ -76,6 +76,11 @@ class EvalConfig:
     classifier_epochs: int = field(
         default=2, metadata={"help": "epochs of the FID classifier on the training split",
                              "min": 1, "max": 100})
+    classifier_min_updates: int = field(
+        default=1200, metadata={"help": "updates the FID classifier trains at least, in more "
+                                        "epochs where classifier_epochs give fewer (MNIST's 2 "
+                                        "epochs: 1,200; the 1,500 digits: 80 epochs)",
+                                "min": 1, "in_key": "unless_default"})
     classifier_train_count: int | None = field(
         default=None, metadata={"help": "training images for the FID classifier (None: all)",
                                 "min": 100})

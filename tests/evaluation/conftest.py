@@ -44,7 +44,8 @@ def small_cfg(cache_dir: Path) -> EvalConfig:
     return EvalConfig(
         metrics=["recon_mse"], recon_count=200, fid_gen_count=300, fid_real_count=300,
         kid_subset_size=50, probe_test_count=500, knn_train_count=1000, panel_count=4,
-        interpolation_steps=5, classifier_epochs=2, cache_dir=str(cache_dir))
+        interpolation_steps=5, classifier_epochs=2, classifier_min_updates=80,  # 2 epochs
+        cache_dir=str(cache_dir))
 
 
 @pytest.fixture(scope="session")

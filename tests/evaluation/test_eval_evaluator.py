@@ -194,3 +194,43 @@ def test_every_setting_has_help_and_registry_choices():
     assert fields["fid_extractor"].metadata["choices"]() == ["classifier", "inception-v3-compat"]
     assert fields["cache_dir"].metadata["in_key"] is False
     assert fields["weights_path"].metadata["in_key"] is False
+
+
+def _protocol(small_mnist, bn_stats: str, seed: int = 0):
+    from benchmark.batch_norm import ScoringProtocol, StatisticsBatches
+
+    statistics = StatisticsBatches(small_mnist.train.x, 100, 3, 16, seed, torch.device("cpu"))
+    return ScoringProtocol(bn_stats, statistics)
+
+
+@pytest.mark.parametrize("bn_stats", ["recomputed", "running"])
+def test_the_random_encoder_is_scored_through_the_models_protocol(small_mnist, small_cfg,
+                                                                   tmp_path, bn_stats):
+    """probe_acc_random and knn_acc_random are what the model path gives an ALI whose encoder
+    is that random encoder, at step 0: one scoring function for both, so they cannot drift."""
+    from benchmark.evaluation.evaluator import random_encoder
+
+    cfg = dataclasses.replace(small_cfg, metrics=["probe", "knn"], cache_dir=str(tmp_path))
+    protocol = _protocol(small_mnist, bn_stats)
+    evaluator = Evaluator(cfg, small_mnist, torch.device("cpu"), tiny_encoder, seed=0,
+                          protocol=protocol)
+    baselines = evaluator.baselines()
+    ali = tiny_ali()
+    ali.encoder.load_state_dict(random_encoder(tiny_encoder, 0, torch.device("cpu")).state_dict())
+    model_path = evaluator.evaluate(protocol.ali(ali, 0))
+    assert baselines["probe_acc_random"] == model_path["probe_acc"]
+    assert baselines["knn_acc_random"] == model_path["knn_acc"]
+    if bn_stats == "recomputed":  # the models' protocol is not the encoder as built
+        as_built = evaluator.evaluate(ali)
+        assert as_built["knn_acc"] != model_path["knn_acc"]
+
+
+def test_the_baseline_cache_is_keyed_by_the_scoring_protocol(small_mnist, small_cfg, tmp_path):
+    cfg = dataclasses.replace(small_cfg, metrics=["knn"], cache_dir=str(tmp_path))
+    scores = {}
+    for bn_stats in ("running", "recomputed"):
+        evaluator = Evaluator(cfg, small_mnist, torch.device("cpu"), tiny_encoder, seed=0,
+                              protocol=_protocol(small_mnist, bn_stats))
+        scores[bn_stats] = evaluator.baselines()["knn_acc_random"]
+    assert len(list((tmp_path / "baselines").glob("*.json"))) == 2
+    assert scores["running"] != scores["recomputed"]
