@@ -1,6 +1,7 @@
 """One run, top to bottom: build, loop, evaluate, checkpoint and resume.
 
-`train(cfg, tracker, checkpoint_dir)` runs Algorithm 1 of the ALI paper under the configured
+`train(cfg, tracker, checkpoint_dir)` runs Algorithm 1 of the ALI paper (or, under
+`train.objective: autoencoder`, its control without the discriminator) under the configured
 update scheme, optimizer and stabilizers. A run is a pure function of its config and seed: every
 random stream it consumes is seeded here and saved in its checkpoints, and evaluation runs on
 streams of its own, so a resumed run ends with exactly the numbers of an uninterrupted one.

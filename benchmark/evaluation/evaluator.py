@@ -7,8 +7,10 @@ the global RNG forked so a run trains identically whether or not it evaluates.
 
 Baselines are logged beside a run's own numbers at step 0, so every metric has a number to be
 read against: each metric's own `baseline` (e.g. the mean image, a randomly initialised encoder
-of the same architecture), and `classifier_test_acc`, the accuracy of the classifier behind
-fid_classifier and recon_acc, i.e. how much its judgement is worth.
+of the same architecture, scored through the run's BatchNorm protocol as its models are),
+`classifier_test_acc`, the accuracy of the classifier behind fid_classifier and recon_acc, i.e.
+how much its judgement is worth, and (`untrained`) every metric of the run's own networks
+before their first step, so a run that ends worse than it started says so.
 """
 
 from __future__ import annotations
