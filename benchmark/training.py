@@ -152,6 +152,10 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
                           dataset_name=cfg.data.dataset, protocol=protocol)
     key = run_key(cfg)
 
+    def scored(step: int) -> ALI:
+        """The live networks as scored: with their own running statistics or recomputed ones."""
+        return protocol.ali(ali, step)
+
     # --- resume ------------------------------------------------------------------------------
     start, clock = 0, Clock()
     collapse = CollapseMonitor(cfg.train.collapse_patience)
@@ -173,7 +177,7 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
     else:
         tracker.log_metrics(evaluator.baselines(), step=0)
         with fork_rng(device):  # scored on streams of its own: the trajectory is untouched
-            tracker.log_metrics(evaluator.untrained(protocol.ali(ali, 0)), step=0)
+            tracker.log_metrics(evaluator.untrained(scored(0)), step=0)
 
     def save_checkpoint(step: int) -> None:
         times = clock.read()
@@ -183,10 +187,6 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
             "averages": averages.state_dict(),
             "rng": checkpoint.rng_state(), "collapse": collapse.state_dict(),
             "grad_evals": game.evaluations, **times})
-
-    def scored(step: int) -> ALI:
-        """The live networks as scored: with their own running statistics or recomputed ones."""
-        return protocol.ali(ali, step)
 
     def score(step: int) -> dict[str, float]:
         """The live networks' metrics and each average's, prefixed `avg_<kind>.`."""

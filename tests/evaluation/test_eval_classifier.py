@@ -24,7 +24,7 @@ from benchmark.evaluation.fidelity_classifier import ClassifierFeatureExtractor
 
 def _settings(n: int, seed: int = 0, epochs: int = 1) -> ClassifierSettings:
     return ClassifierSettings(channels=1, image_size=28, num_classes=10, epochs=epochs,
-                              train_count=n, seed=seed)
+                              train_count=n, seed=seed, min_updates=1)  # `epochs` it is
 
 
 def test_training_is_deterministic_for_a_seed(small_mnist):
