@@ -20,8 +20,6 @@ from torch import nn
 
 from benchmark.schemes import Losses
 
-NAN = float("nan")
-
 
 @dataclass(frozen=True)
 class BilinearSpec:
@@ -61,6 +59,8 @@ class BilinearGame:
 
     The game's data (a_i, b_i) and the players' start come from `game_seed`; the minibatches
     from `seed`, so seeds vary the noise of the play and not the game itself."""
+
+    discriminator_plays = True  # both players move, as under `train.objective: ali`
 
     def __init__(self, spec: BilinearSpec, game_seed: int = 0, seed: int = 0):
         self.spec = spec
@@ -105,7 +105,7 @@ class BilinearGame:
         """x minimises the game's value, y maximises it (minimises its negative)."""
         self.evaluations += 1
         f = self.value(draw)
-        return Losses(-f, f, NAN, NAN, NAN, NAN)
+        return Losses(loss_g=f, loss_d=-f)
 
     def distance(self) -> float:
         """Euclidean distance of both players to the equilibrium."""
