@@ -46,12 +46,10 @@ from benchmark.evaluation.context import (
 )
 from benchmark.evaluation.fidelity import FEATURE_EXTRACTORS, WeightsSource
 from benchmark.evaluation.reconstruction import reconstruct
-from benchmark.evaluation.registry import METRICS, uses_fid_features
+from benchmark.evaluation.registry import METRICS, UNTRAINED_PREFIX, uses_fid_features
 from benchmark.evaluation.settings import EvalConfig, validate_eval_config
 
 KEY_CLASSIFIER_TEST_ACC = "classifier_test_acc"
-# The untrained-model baseline of a live metric key K is logged at step 0 as `untrained_` + K.
-UNTRAINED_PREFIX = "untrained_"
 
 PANEL_GENERATION = "generation"
 PANEL_RECONSTRUCTION = "reconstruction"
