@@ -28,6 +28,7 @@ from benchmark.games.bilinear import DETERMINISTIC, STOCHASTIC, BilinearSpec
 from benchmark.games.methods import METHODS
 from benchmark.games.play import Play, play
 
+CURVE_EVERY = 100  # curves.csv keeps the distance at every 100th gradient evaluation
 CONVERGED = 0.05
 DIVERGED = 2.0
 
@@ -56,9 +57,12 @@ def verdict(relative: float) -> str:
     return "converges" if relative < CONVERGED else "neither (cycles or stalls)"
 
 
-def agrees(expected: str, measured: str) -> bool:
+def agrees(expected: str, measured: str) -> bool | None:
     """Whether a measured verdict is the published behaviour: converges where it should, and
-    does not where the literature says it does not (diverging, cycling or a noise ball)."""
+    does not where the literature says it does not (diverging, cycling or a noise ball); None
+    where nothing is published to agree with."""
+    if expected.startswith("unpublished"):
+        return None
     if expected.startswith("converges"):
         return measured == "converges"
     if expected.startswith("diverges"):
@@ -118,7 +122,7 @@ def run(out: Path, methods: list[str], scale: float = 1.0) -> None:
     table.to_csv(out / "summary.csv", index=False)
     pd.concat(tuning, ignore_index=True).to_csv(out / "tuning.csv", index=False)
     long = pd.concat(curves, ignore_index=True)
-    thin = long[(long["grad_evals"] % 20 == 0)]  # every 20th evaluation keeps the file small
+    thin = long[(long["grad_evals"] % CURVE_EVERY == 0)]  # keeps the file small
     thin.to_csv(out / "curves.csv", index=False)
     (out / "summary.md").write_text(_markdown(table))
     _figure(long, table, out / "distances.png")
@@ -134,9 +138,13 @@ def _markdown(table: pd.DataFrame) -> str:
         for row in part.itertuples():
             lines.append(f"| {row.label} | {row.lr:g} | {row.relative_median:.3g} "
                          f"[{row.relative_min:.3g}, {row.relative_max:.3g}] | {row.measured} | "
-                         f"{row.expected} | {'yes' if row.agrees else '**no**'} |")
+                         f"{row.expected} | {_agreement(row.agrees)} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _agreement(agrees: bool | None) -> str:
+    return "n/a" if agrees is None or agrees != agrees else ("yes" if agrees else "**no**")
 
 
 def _figure(long: pd.DataFrame, table: pd.DataFrame, path: Path) -> None:
@@ -146,23 +154,33 @@ def _figure(long: pd.DataFrame, table: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     games = list(table["game"].unique())
-    fig, axes = plt.subplots(1, len(games), figsize=(7 * len(games), 5.5), squeeze=False)
+    methods = list(table["method"].unique())
+    colours = plt.get_cmap("tab20")
+    styles = {m: (colours(i % 20), "-" if i % 2 == 0 else "--") for i, m in enumerate(methods)}
+    fig, axes = plt.subplots(1, len(games), figsize=(8 * len(games), 6.5), squeeze=False)
     for ax, game in zip(axes[0], games, strict=True):
         part = long[long["game"] == game]
         for method, curve in part.groupby("method", sort=False):
             median = curve.groupby("grad_evals")["relative"].median()
             lr = table[(table["game"] == game) & (table["method"] == method)]["lr"].iloc[0]
-            ax.plot(median.index, median.clip(upper=1e6).values,
-                    label=f"{METHODS[method].label} (lr {lr:g})", lw=1.2)
+            colour, style = styles[method]
+            ax.plot(median.index, median.clip(upper=1e6).values, color=colour, ls=style,
+                    label=f"{METHODS[method].label} (lr {lr:g})", lw=1.3)
         ax.set_yscale("log")
         ax.set_xlabel("gradient evaluations")
         ax.set_ylabel("distance to equilibrium / start (median over seeds)")
         ax.set_title(game)
         ax.axhline(1.0, color="grey", lw=0.6, ls=":")
-    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        ax.legend(fontsize=6.5, loc="lower left", ncol=2, framealpha=0.85)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def redraw(out: Path) -> None:
+    """The figure again from a study's own summary.csv and curves.csv (no play)."""
+    _figure(pd.read_csv(out / "curves.csv"), pd.read_csv(out / "summary.csv"),
+            out / "distances.png")
 
 
 def main(argv: list[str] | None = None) -> int:
