@@ -15,7 +15,7 @@ import yaml
 from benchmark.errors import ConfigError
 from benchmark.grid_yaml import MAX_DEPTH, GridLoader, SpelledFloat, read_grid_file
 from benchmark.reporting.references import parse_references
-from benchmark.run_config import RunConfig, run_key, validate_run
+from benchmark.run_config import RunConfig, resolved, run_key, validate_run
 from benchmark.validation import from_dict, key_text, merge, to_nested
 
 GRID_KEYS = ("name", "description", "base", "axes", "runs", "exclude", "references")
@@ -125,13 +125,15 @@ def expand_grid(raw: Any, source: str = "grid", overrides: dict | None = None) -
     references = parse_references(raw.get("references") or [])
     runs: list[RunConfig] = []
     seen: set[str] = set()
+    sizes: dict[tuple, dict[str, int]] = {}  # split sizes, counted once per dataset
     for run_override in explicit:
         for combo in itertools.product(*axes.values()):
             point = merge(run_override, dict(zip(axes.keys(), combo, strict=True)))
-            resolved = merge(merge(base, point), overrides or {})
-            cfg = from_dict(RunConfig, resolved)
+            raw_run = merge(merge(base, point), overrides or {})
+            cfg = from_dict(RunConfig, raw_run)
             if any(_matches(cfg, rule) for rule in rules):
                 continue  # before the checks across sections: rules drop impossible pairs
+            cfg = resolved(cfg, sizes)  # counts left out: min(default, split size)
             validate_run(cfg)
             key = run_key(cfg)
             if key not in seen:  # two spellings of the same run are one run

@@ -16,7 +16,7 @@ from typing import Any
 
 from benchmark.data import DATASETS, DataConfig
 from benchmark.evaluation import validate_eval_config
-from benchmark.evaluation.settings import EvalConfig
+from benchmark.evaluation.settings import COUNT_DEFAULTS, EvalConfig, keyed_counts, resolve_counts
 from benchmark.models.settings import ModelConfig
 from benchmark.optimizers import OptimConfig, option_labels, validate_optim
 from benchmark.schemes import SchemeConfig, check_scheme_optimizer, total_steps
@@ -84,6 +84,18 @@ def validate_run(cfg: RunConfig) -> None:
     validate_eval_config(cfg.eval, source, source.labelled)
 
 
+def resolved(cfg: RunConfig, sizes_cache: dict | None = None) -> RunConfig:
+    """`cfg` with its eval counts left out resolved against the split sizes its run gets
+    (`preflight.known_sizes`): what its params and run key hold. Idempotent."""
+    from benchmark.preflight import known_sizes
+
+    if all(getattr(cfg.eval, f.name) is not None for f in dataclasses.fields(cfg.eval)
+           if f.name in COUNT_DEFAULTS):
+        return cfg
+    counts = resolve_counts(cfg.eval, known_sizes(cfg.data, sizes_cache))
+    return dataclasses.replace(cfg, eval=counts)
+
+
 def _key_fields(obj: Any) -> dict:
     """The config as a plain dict without the fields that cannot change the numbers; an
     optimizer's options sit in its section, as they are written."""
@@ -97,14 +109,20 @@ def _digest(payload: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def _key_payload(cfg: RunConfig) -> dict:
+    payload = _key_fields(cfg)
+    payload["eval"] = keyed_counts(cfg.eval, payload["eval"])
+    return payload
+
+
 def run_key(cfg: RunConfig) -> str:
     """A hash of the resolved config: finds the MLflow run to resume or to skip."""
-    return _digest(_key_fields(cfg))
+    return _digest(_key_payload(cfg))
 
 
 def config_key(cfg: RunConfig) -> str:
     """The run key without the seed: runs that differ only by seed are one config."""
-    payload = _key_fields(cfg)
+    payload = _key_payload(cfg)
     payload.pop("seed")
     return _digest(payload)
 

@@ -94,7 +94,8 @@ CASES = [
     Case("nan-lr", "name: x\nbase: {optim: {lr_g: .nan}}\n", r"^optim\.lr_g: nan is not a finite"),
     Case("smoothing-alpha-0.7", base(stabilizers=[{"name": "label_smoothing", "alpha": 0.7}]),
          r"^stabilizers\[0\]\.alpha: 0\.7 is above the maximum 0\.5"),
-    Case("kid-subset-too-large", base(eval={"metrics": ["fid"], "fid_gen_count": 50}),
+    Case("kid-subset-too-large", base(eval={"metrics": ["fid"], "fid_gen_count": 50,
+                                                      "kid_subset_size": 100}),
          r"^eval\.kid_subset_size: 100 exceeds the smaller FID sample count 50"),
     # --- unknown names --------------------------------------------------------------------
     Case("unknown-dataset", base(data={"dataset": "mnits"}),
