@@ -42,7 +42,10 @@ def known_sizes(cfg: DataConfig, cache: dict[tuple, dict[str, int]] | None = Non
     which = (cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset)
     if cache is not None and which in cache:
         return cache[which]
-    sizes = _sizes(cfg)
+    try:
+        sizes = _sizes(cfg)
+    except ConfigError:  # a subset beyond its split: `check_data` refuses it, naming the run
+        sizes = None
     if sizes is None:
         subsets = {"train": cfg.train_subset, "test": cfg.test_subset}
         sizes = {split: n for split, n in subsets.items() if n is not None}
