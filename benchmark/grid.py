@@ -15,7 +15,7 @@ import yaml
 from benchmark.errors import ConfigError
 from benchmark.grid_yaml import MAX_DEPTH, GridLoader, SpelledFloat, read_grid_file
 from benchmark.reporting.references import parse_references
-from benchmark.run_config import RunConfig, resolved, run_key, validate_run
+from benchmark.run_config import RunConfig, label_varying, resolved, run_key, validate_run
 from benchmark.validation import from_dict, key_text, merge, to_nested
 
 GRID_KEYS = ("name", "description", "base", "axes", "runs", "exclude", "references")
@@ -141,6 +141,7 @@ def expand_grid(raw: Any, source: str = "grid", overrides: dict | None = None) -
                 runs.append(cfg)
     if not runs:
         raise ConfigError("exclude: the rules remove every run of the grid")
+    runs = label_varying(runs)  # names tell apart every config of the grid
     return Grid(name, None, runs, references, str(_as_text(raw.get("description")) or ""))
 
 

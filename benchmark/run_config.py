@@ -59,6 +59,9 @@ class RunConfig:
         "help": "stabilizers applied in order, each {name: ..., option: value}"})
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    label: str = field(default="", metadata={
+        "help": "words appended to the run's name; a grid adds the fields that vary within it "
+                "and the rest of the name does not show", "in_key": False})
 
     def __post_init__(self) -> None:
         # Held canonical, so the run key, the params and the run name see one form of each.
@@ -180,8 +183,54 @@ def config_name(cfg: RunConfig) -> str:
     if cfg.optim.lookahead_k:
         variants.append(f"la{cfg.optim.lookahead_k}_{cfg.optim.lookahead_alpha:g}")
     variants += valued
+    label = [cfg.label] if cfg.label else []
     return "-".join([cfg.data.dataset, cfg.optim.name, cfg.scheme.name, *variants, tricks,
-                     f"lr{cfg.optim.lr_g:g}_{cfg.optim.lr_d:g}"])
+                     f"lr{cfg.optim.lr_g:g}_{cfg.optim.lr_d:g}", *label])
+
+
+def _flat(payload: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in payload.items():
+        if isinstance(value, dict) and name != "stabilizers":
+            out.update(_flat(value, f"{prefix}{name}."))
+        else:
+            out[prefix + name] = value
+    return out
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return "+".join(_compact(v) for v in value) or "none"
+    return str(value)
+
+
+def label_varying(runs: list[RunConfig]) -> list[RunConfig]:
+    """The runs, each labelled with the fields that vary within them and that the rest of its
+    name does not already tell apart (`steps=20-dropout=0.2`), so two configs never share a name
+    (MLflow's "Group by" would average them into one band). A field the name already carries
+    (the optimizer, the learning rates) stays out; the seed is not a config field."""
+    values = [{k: v for k, v in _flat(_key_payload(cfg)).items() if k != "seed"} for cfg in runs]
+    names = [config_name(cfg) for cfg in runs]
+    fields = list(dict.fromkeys(k for v in values for k in v))  # sections in config order
+    shown = []
+    for name in fields:
+        by_name: dict[str, set[str]] = {}
+        for base, v in zip(names, values, strict=True):
+            by_name.setdefault(base, set()).add(json.dumps(v.get(name), sort_keys=True))
+        if any(len(seen) > 1 for seen in by_name.values()):
+            shown.append(name)
+    if not shown:
+        return runs
+    short = [name.rsplit(".", 1)[-1] for name in shown]
+    tags = [s if short.count(s) == 1 else full for s, full in zip(short, shown, strict=True)]
+    out = []
+    for cfg, v in zip(runs, values, strict=True):
+        label = "-".join(f"{t}={_compact(v.get(name))}" for t, name in zip(tags, shown,
+                                                                           strict=True))
+        out.append(dataclasses.replace(cfg, label="-".join(filter(None, [cfg.label, label]))))
+    return out
 
 
 def describe_config(cfg: RunConfig) -> str:
