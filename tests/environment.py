@@ -48,9 +48,9 @@ def shared_data(dataset: str = "mnist") -> Path:
 
 
 def browser(*programs: str) -> list[str]:
-    """Paths of the browser programs (`chromium`, `chromedriver`); skip (or fail) without them."""
-    found = [shutil.which(p) or (f"/usr/bin/{p}" if Path(f"/usr/bin/{p}").is_file() else None)
-             for p in programs]
+    """Paths of the browser programs (`chromium`, `chromedriver`) on the PATH; skip (or fail)
+    without them."""
+    found = [shutil.which(p) for p in programs]
     if not all(found):
         missing = [p for p, f in zip(programs, found, strict=True) if not f]
         unavailable(f"{' and '.join(missing)} not found: {BROWSER_HINT}")

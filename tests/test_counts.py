@@ -12,6 +12,7 @@ from benchmark.errors import ConfigError
 from benchmark.evaluation.settings import COUNT_DEFAULTS, EvalConfig, resolve_counts
 from benchmark.grid import expand_grid
 from benchmark.preflight import check_data
+from benchmark.run import main
 from benchmark.run_config import config_key, flat_params, run_key
 
 DIGITS = {"train": 1500, "test": 297}  # the embedded digits' splits
@@ -72,13 +73,16 @@ def test_a_count_no_metric_reads_does_not_move_the_key():
     ({"metrics": ["fid"], "fid_real_count": 300},
      r"^error: eval\.fid_real_count: 300 exceeds the 297 test samples of digits"),
 ])
-def test_a_count_written_out_beyond_the_split_is_still_refused(tmp_path, section, message):
+def test_a_count_written_out_beyond_the_split_is_still_refused(tmp_path, section, message,
+                                                               capsys, monkeypatch):
     grid = tmp_path / "g.yaml"
     grid.write_text(yaml.safe_dump(_digits(section)))
-    done = run_cli(["--grid", str(grid), "--dry-run"], tmp_path)
-    assert done.returncode == 2, done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
-    assert re.match(message, done.stderr), done.stderr
+    monkeypatch.chdir(tmp_path)
+    assert main(["--grid", str(grid), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert re.match(message, err), err
+    assert list(tmp_path.iterdir()) == [grid]  # nothing created
     with pytest.raises(ConfigError):  # and from the API, before any run exists
         check_data(expand_grid(_digits(section)).runs)
 
