@@ -16,7 +16,15 @@ from benchmark.errors import ConfigError
 from benchmark.grid_yaml import MAX_DEPTH, GridLoader, SpelledFloat, read_grid_file
 from benchmark.reporting.design import Design, parse_compare, parse_effects
 from benchmark.reporting.references import parse_references
-from benchmark.run_config import RunConfig, config_key, config_name, run_key, validate_run
+from benchmark.run_config import (
+    RunConfig,
+    config_key,
+    config_name,
+    label_varying,
+    resolved,
+    run_key,
+    validate_run,
+)
 from benchmark.validation import from_dict, key_text, merge, to_nested
 
 GRID_KEYS = ("name", "description", "base", "axes", "runs", "exclude", "references",
@@ -128,13 +136,15 @@ def expand_grid(raw: Any, source: str = "grid", overrides: dict | None = None) -
     references = parse_references(raw.get("references") or [])
     runs: list[RunConfig] = []
     seen: set[str] = set()
+    sizes: dict[tuple, dict[str, int]] = {}  # split sizes, counted once per dataset
     for run_override in explicit:
         for combo in itertools.product(*axes.values()):
             point = merge(run_override, dict(zip(axes.keys(), combo, strict=True)))
-            resolved = merge(merge(base, point), overrides or {})
-            cfg = from_dict(RunConfig, resolved)
+            raw_run = merge(merge(base, point), overrides or {})
+            cfg = from_dict(RunConfig, raw_run)
             if any(_matches(cfg, rule) for rule in rules):
                 continue  # before the checks across sections: rules drop impossible pairs
+            cfg = resolved(cfg, sizes)  # counts left out: min(default, split size)
             validate_run(cfg)
             key = run_key(cfg)
             if key not in seen:  # two spellings of the same run are one run
@@ -142,6 +152,7 @@ def expand_grid(raw: Any, source: str = "grid", overrides: dict | None = None) -
                 runs.append(cfg)
     if not runs:
         raise ConfigError("exclude: the rules remove every run of the grid")
+    runs = label_varying(runs)  # names tell apart every config of the grid
     design = Design(reference_key=_reference_key(raw.get("reference"), runs),
                     compare=parse_compare(raw.get("compare")),
                     effects=parse_effects(raw.get("effects")))

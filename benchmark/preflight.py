@@ -33,6 +33,27 @@ def _sizes(cfg: DataConfig) -> dict[str, int] | None:
         return None
 
 
+def known_sizes(cfg: DataConfig, cache: dict[tuple, dict[str, int]] | None = None
+                ) -> dict[str, int]:
+    """The split sizes a run of `cfg` will get, as far as they are known before it starts: all
+    of them when the data is readable now, else the subsets it asks for (a dataset fetched at
+    its start has its canonical sizes, which no default count exceeds). `cache`, keyed by the
+    data fields that decide the sizes, counts each dataset once per grid."""
+    which = (cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset)
+    if cache is not None and which in cache:
+        return cache[which]
+    try:
+        sizes = _sizes(cfg)
+    except ConfigError:  # a subset beyond its split: `check_data` refuses it, naming the run
+        sizes = None
+    if sizes is None:
+        subsets = {"train": cfg.train_subset, "test": cfg.test_subset}
+        sizes = {split: n for split, n in subsets.items() if n is not None}
+    if cache is not None:
+        cache[which] = sizes
+    return sizes
+
+
 def check_data(runs: Sequence[RunConfig], require_present: bool = True) -> None:
     """Each dataset is on disk (one lookup per dataset and folder; skipped when not
     `require_present`, as a dry run lists a grid anywhere), then the counts of every run whose

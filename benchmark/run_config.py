@@ -16,7 +16,7 @@ from typing import Any
 
 from benchmark.data import DATASETS, DataConfig
 from benchmark.evaluation import validate_eval_config
-from benchmark.evaluation.settings import EvalConfig
+from benchmark.evaluation.settings import COUNT_DEFAULTS, EvalConfig, keyed_counts, resolve_counts
 from benchmark.models.settings import ModelConfig
 from benchmark.objectives import OBJECTIVES
 from benchmark.optimizers import OptimConfig, option_labels, validate_optim
@@ -64,6 +64,9 @@ class RunConfig:
         "help": "stabilizers applied in order, each {name: ..., option: value}"})
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    label: str = field(default="", metadata={
+        "help": "words appended to the run's name; a grid adds the fields that vary within it "
+                "and the rest of the name does not show", "in_key": False})
 
     def __post_init__(self) -> None:
         # Held canonical, so the run key, the params and the run name see one form of each.
@@ -90,6 +93,18 @@ def validate_run(cfg: RunConfig) -> None:
     validate_eval_config(cfg.eval, source, source.labelled)
 
 
+def resolved(cfg: RunConfig, sizes_cache: dict | None = None) -> RunConfig:
+    """`cfg` with its eval counts left out resolved against the split sizes its run gets
+    (`preflight.known_sizes`): what its params and run key hold. Idempotent."""
+    from benchmark.preflight import known_sizes
+
+    if all(getattr(cfg.eval, f.name) is not None for f in dataclasses.fields(cfg.eval)
+           if f.name in COUNT_DEFAULTS):
+        return cfg
+    counts = resolve_counts(cfg.eval, known_sizes(cfg.data, sizes_cache))
+    return dataclasses.replace(cfg, eval=counts)
+
+
 def _key_fields(obj: Any) -> dict:
     """The config as a plain dict without the fields that cannot change the numbers, nor those
     added later (`in_key: unless_default`) at their default, so the runs before them keep their
@@ -105,14 +120,20 @@ def _digest(payload: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def _key_payload(cfg: RunConfig) -> dict:
+    payload = _key_fields(cfg)
+    payload["eval"] = keyed_counts(cfg.eval, payload["eval"])
+    return payload
+
+
 def run_key(cfg: RunConfig) -> str:
     """A hash of the resolved config: finds the MLflow run to resume or to skip."""
-    return _digest(_key_fields(cfg))
+    return _digest(_key_payload(cfg))
 
 
 def config_key(cfg: RunConfig) -> str:
     """The run key without the seed: runs that differ only by seed are one config."""
-    payload = _key_fields(cfg)
+    payload = _key_payload(cfg)
     payload.pop("seed")
     return _digest(payload)
 
@@ -170,8 +191,54 @@ def config_name(cfg: RunConfig) -> str:
     if cfg.optim.lookahead_k:
         variants.append(f"la{cfg.optim.lookahead_k}_{cfg.optim.lookahead_alpha:g}")
     variants += valued
+    label = [cfg.label] if cfg.label else []
     return "-".join([cfg.data.dataset, cfg.optim.name, cfg.scheme.name, *variants, tricks,
-                     f"lr{cfg.optim.lr_g:g}_{cfg.optim.lr_d:g}"])
+                     f"lr{cfg.optim.lr_g:g}_{cfg.optim.lr_d:g}", *label])
+
+
+def _flat(payload: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in payload.items():
+        if isinstance(value, dict) and name != "stabilizers":
+            out.update(_flat(value, f"{prefix}{name}."))
+        else:
+            out[prefix + name] = value
+    return out
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return "+".join(_compact(v) for v in value) or "none"
+    return str(value)
+
+
+def label_varying(runs: list[RunConfig]) -> list[RunConfig]:
+    """The runs, each labelled with the fields that vary within them and that the rest of its
+    name does not already tell apart (`steps=20-dropout=0.2`), so two configs never share a name
+    (MLflow's "Group by" would average them into one band). A field the name already carries
+    (the optimizer, the learning rates) stays out; the seed is not a config field."""
+    values = [{k: v for k, v in _flat(_key_payload(cfg)).items() if k != "seed"} for cfg in runs]
+    names = [config_name(cfg) for cfg in runs]
+    fields = list(dict.fromkeys(k for v in values for k in v))  # sections in config order
+    shown = []
+    for name in fields:
+        by_name: dict[str, set[str]] = {}
+        for base, v in zip(names, values, strict=True):
+            by_name.setdefault(base, set()).add(json.dumps(v.get(name), sort_keys=True))
+        if any(len(seen) > 1 for seen in by_name.values()):
+            shown.append(name)
+    if not shown:
+        return runs
+    short = [name.rsplit(".", 1)[-1] for name in shown]
+    tags = [s if short.count(s) == 1 else full for s, full in zip(short, shown, strict=True)]
+    out = []
+    for cfg, v in zip(runs, values, strict=True):
+        label = "-".join(f"{t}={_compact(v.get(name))}" for t, name in zip(tags, shown,
+                                                                           strict=True))
+        out.append(dataclasses.replace(cfg, label="-".join(filter(None, [cfg.label, label]))))
+    return out
 
 
 def describe_config(cfg: RunConfig) -> str:

@@ -25,6 +25,7 @@ from benchmark.run_config import (
     config_name,
     describe_config,
     flat_params,
+    resolved,
     run_key,
     run_name,
 )
@@ -122,6 +123,7 @@ def execute(cfg: RunConfig, target: Target, threads: int | None = None,
     from benchmark.training import train
 
     load_plugins(target.plugins)  # a no-op where the grid process already imported them
+    cfg = resolved(cfg)  # a grid's runs are; a RunConfig built in code may not be
     if threads:
         torch.set_num_threads(threads)
     key, name = run_key(cfg), run_name(cfg)

@@ -1,4 +1,4 @@
-"""The only module that talks to MLflow.
+"""The only module that talks to MLflow (with `sqlite_store`, which makes a new sqlite store).
 
 Training and evaluation report to the small `Tracker` interface; `MlflowStore` finds, starts,
 resumes and finishes runs by their run key. Every client call retries with backoff when several
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 import numpy as np
 
 from benchmark.errors import ConfigError, first_line
+from benchmark.sqlite_store import ensure_store
 
 if TYPE_CHECKING:
     from benchmark.data.provenance import DatasetRecord
@@ -149,7 +150,9 @@ def _prepare_local_store(tracking_uri: str) -> Path | None:
     if tracking_uri.startswith("sqlite:///"):
         db = Path(tracking_uri[len("sqlite:///"):])
         db.parent.mkdir(parents=True, exist_ok=True)
-        return db.parent.resolve() / "artifacts"
+        artifacts = db.parent.resolve() / "artifacts"
+        ensure_store(db, artifacts)  # made whole under another name, or not at all
+        return artifacts
     return None
 
 

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
+from environment import SHARED, TINY_DATA  # noqa: F401  (re-exported to the tests)
 
 from benchmark.validation import merge
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("ALIBENCH_TEST_DATA", "/work/shared/data"))
 BIN = Path(sys.executable).parent
 
 # A run of a few seconds: the embedded digits, an eighth of the paper's channels, z_dim 8.
@@ -105,10 +105,18 @@ def wait_until(check: Callable[[], object], timeout: float, what: str,
 
 def start_session(cmd: list[str], log: Path, cwd: Path | None = None,
                   env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start `cmd` as the leader of a new session, so its whole process tree can be stopped."""
+    """Start `cmd` as the leader of a new session, so its whole process tree can be stopped.
+
+    With SIGINT's default action: a shell that starts the tests in the background (`nohup`,
+    `&`) has SIGINT ignored, the child would inherit that, and Ctrl-C could not reach it."""
     with open(log, "wb") as out:
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
-                                env=env or cli_env(), start_new_session=True)
+                                env=env or cli_env(), start_new_session=True,
+                                preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def session_members(sid: int) -> list[int]:

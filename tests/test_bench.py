@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from runner_helpers import SHARED
+from environment import shared_data
 
 from bench.common import PAPER_MODELS, bare_step
 from bench.hardware import step_flops
@@ -57,7 +57,7 @@ def run_bench(*argv: str) -> str:
 @pytest.mark.slow
 def test_training_bench_compares_the_loop_with_the_bare_update():
     out = run_bench("bench/training.py", "--quick", "--models", "28x28", "--data-root",
-                    str(SHARED))
+                    str(shared_data("mnist")))
     assert "bare img/s" in out and "\n28x28 " in out
     assert "goal (total < 5%):" in out
 

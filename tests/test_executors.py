@@ -16,7 +16,7 @@ import pytest
 from runner_helpers import (
     BIN,
     ROOT,
-    SHARED,
+    TINY_DATA,
     cli_env,
     free_port,
     history,
@@ -177,7 +177,7 @@ def latest_step(folder: Path) -> int:
 
 @pytest.mark.slow
 def test_the_smoke_grid_runs_as_slurm_jobs_through_submitit(tmp_path):
-    out = run_cli(["--grid", str(ROOT / "grids" / "smoke.yaml"), "--data-root", str(SHARED),
+    out = run_cli(["--grid", str(ROOT / "grids" / "smoke.yaml"), "--data-root", str(TINY_DATA),
                    *store_args(tmp_path), *SLURM_LOCAL, "--slurm-folder", str(tmp_path / "jobs")],
                   tmp_path, timeout=1200)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from environment import browser
 from runner_helpers import (
     history,
     mlflow_ui,
@@ -30,7 +31,6 @@ from runner_helpers import (
 
 from benchmark.grid import load_grid
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--window-size=1600,1000")
@@ -40,18 +40,16 @@ CARD = "[data-testid='experiment-view-compare-runs-card']"
 @contextlib.contextmanager
 def chromium():
     """Headless Chromium with a fresh profile (no remembered UI state), quit at the end."""
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail("needs Debian's chromium and chromium-driver: "
-                    "apt-get install -y chromium chromium-driver")
+    chromium_path, chromedriver_path = browser("chromium", "chromedriver")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     profile = tempfile.mkdtemp(prefix="alibench-chromium-")
     options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
+    options.binary_location = chromium_path
     for flag in (*FLAGS, f"--user-data-dir={profile}"):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver = webdriver.Chrome(service=Service(chromedriver_path), options=options)
     try:
         yield driver
     finally:

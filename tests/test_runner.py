@@ -20,7 +20,7 @@ import pytest
 from runner_helpers import (
     FINAL_METRICS,
     ROOT,
-    SHARED,
+    TINY_DATA,
     cli_env,
     client,
     history,
@@ -273,8 +273,6 @@ def all_histories(folder: Path, experiment: str) -> dict:
 
 @pytest.mark.slow
 def test_rerun_skips_finished_runs_and_retries_failed_ones_only_when_asked(tmp_path, capsys):
-    if not (SHARED / "mnist").is_dir():
-        pytest.skip(f"real MNIST not found under {SHARED}; set ALIBENCH_TEST_DATA")
     # MNIST files that are there (the grid's data check passes) but unreadable (the run fails).
     corrupt = tmp_path / "corrupt"
     (corrupt / "mnist").mkdir(parents=True)
@@ -318,7 +316,7 @@ def test_rerun_skips_finished_runs_and_retries_failed_ones_only_when_asked(tmp_p
         {"data": {"dataset": "digits", "image_size": 28}, "seed": 0}])
     assert sorted(dry_run_rows(capsys, grid_b, tmp_path).values()) == ["failed", "finished"]
 
-    third = run_cli(["--grid", str(grid_b), *store_args(tmp_path), "--data-root", str(SHARED),
+    third = run_cli(["--grid", str(grid_b), *store_args(tmp_path), "--data-root", str(TINY_DATA),
                      "--retry-failed"], tmp_path)
     assert third.returncode == 0, third.stdout + third.stderr
     lines = third.stdout.splitlines()

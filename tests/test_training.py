@@ -48,6 +48,7 @@ def final_metrics(client, run, keys=("loss_d", "loss_g", "d_real", "d_fake", "re
                                                   key=lambda m: m.step)] for k in keys}
 
 
+@pytest.mark.slow
 def test_tiny_run_end_to_end_into_mlflow(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     grid = write_grid(tmp_path, "tiny")
@@ -266,6 +267,7 @@ def _tiny_config(**overrides):
     return cfg
 
 
+@pytest.mark.slow
 def test_a_run_resumed_from_its_final_checkpoint_returns_every_metric(tmp_path):
     """Averaged-parameter metrics included: the summary line of a rerun equals the first one's."""
     from benchmark.training import train
@@ -277,6 +279,7 @@ def test_a_run_resumed_from_its_final_checkpoint_returns_every_metric(tmp_path):
     assert again.metrics == first.metrics
 
 
+@pytest.mark.slow
 def test_averaging_does_not_change_the_live_trajectory(tmp_path):
     from benchmark.training import train
 
@@ -298,6 +301,7 @@ def test_a_zero_weight_cycle_term_trains_exactly_as_plain_ali(tmp_path):
         assert plain.metrics[key] == zero.metrics[key], key
 
 
+@pytest.mark.slow
 def test_a_cycle_consistency_run_resumes_exactly(tmp_path):
     """Interrupted after its step-4 checkpoint (the later one removed), the run ends with the
     numbers of the uninterrupted one."""

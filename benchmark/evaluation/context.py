@@ -129,7 +129,7 @@ def check_counts(cfg: EvalConfig, sizes: Mapping[str, int],
     used = {field for name in cfg.metrics if name in METRICS for field in METRICS[name].counts}
     for name in sorted(used):
         split, value = COUNT_SPLITS[name], getattr(cfg, name)
-        if value is not None and value > sizes[split]:
+        if split is not None and value is not None and value > sizes[split]:
             raise ConfigError(f"eval.{name}: {value} exceeds the {sizes[split]} {split} samples "
                               f"of {dataset}; choose from: 1..{sizes[split]}")
 

@@ -47,7 +47,7 @@ from benchmark.evaluation.context import (
 from benchmark.evaluation.fidelity import FEATURE_EXTRACTORS, WeightsSource
 from benchmark.evaluation.reconstruction import reconstruct
 from benchmark.evaluation.registry import METRICS, UNTRAINED_PREFIX, uses_fid_features
-from benchmark.evaluation.settings import EvalConfig, validate_eval_config
+from benchmark.evaluation.settings import EvalConfig, resolve_counts, validate_eval_config
 
 KEY_CLASSIFIER_TEST_ACC = "classifier_test_acc"
 
@@ -99,10 +99,11 @@ class Evaluator:
     def __init__(self, cfg: EvalConfig, data: DataBundle, device: torch.device,
                  make_random_encoder: Callable[[], nn.Module] | None = None, seed: int = 0,
                  dataset_name: str | None = None, protocol: ScoringProtocol = RUNNING):
+        sizes = {"train": len(data.train), "test": len(data.test)}
+        cfg = resolve_counts(cfg, sizes)  # a no-op for a grid's runs, resolved already
         validate_eval_config(cfg, data, has_labels(data))
         self.metrics = set(cfg.metrics)
-        check_counts(cfg, {"train": len(data.train), "test": len(data.test)},
-                     dataset_name or "this dataset")
+        check_counts(cfg, sizes, dataset_name or "this dataset")
         self.cfg, self.data, self.device, self.seed = cfg, data, device, seed
         self.make_random_encoder, self.protocol = make_random_encoder, protocol
         shape = "x".join(map(str, data.train.x.shape[1:]))

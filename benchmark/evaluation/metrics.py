@@ -51,7 +51,7 @@ METRICS.register("recon_mse", Metric(
     baseline=lazy("reconstruction:recon_mse_baseline")))
 METRICS.register("fid", Metric(
     lazy("fidelity:fid"), kinds=("image",), fid_features=True,
-    counts=("fid_real_count", "classifier_train_count"),
+    counts=("fid_gen_count", "fid_real_count", "kid_subset_size", "classifier_train_count"),
     keys=(MetricKey("fid_*", higher_is_better=False, label=SAMPLES, baseline=PIXEL_GAUSSIAN),
           MetricKey("kid_*", higher_is_better=False, label=SAMPLES, baseline=PIXEL_GAUSSIAN),
           spread_key("kid_*_std", SAMPLES),
@@ -60,7 +60,7 @@ METRICS.register("fid", Metric(
     baseline=lazy("fidelity:fid_baseline"), check=lazy("fidelity:check_kid_subset")))
 METRICS.register("prdc", Metric(
     lazy("prdc:prdc"), kinds=("image",), fid_features=True,
-    counts=("fid_real_count", "classifier_train_count"),
+    counts=("fid_gen_count", "fid_real_count", "classifier_train_count"),
     keys=tuple(MetricKey(f"{name}_*_k{k}", higher_is_better=True, baseline=HELDOUT,
                          label=SAMPLES)
                for name, k in (("precision", 3), ("recall", 3), ("density", 5),

@@ -125,8 +125,8 @@ class Metric:
                      context whose encoder is randomly initialised (None when the run has no way
                      to build one) and that has no decoder.
     check:           refuses impossible settings of this metric with a ConfigError, before a run.
-    counts:          the `eval.*_count` fields whose fixed inputs it reads; each must fit in its
-                     split (`COUNT_SPLITS`), checked before a run rather than silently cut.
+    counts:          the `eval.*_count` fields it reads; each drawn from a split must fit in it
+                     (`COUNT_SPLITS`), checked before a run rather than silently cut.
     """
 
     compute: Callable[[EvalContext], dict[str, float]]
@@ -141,9 +141,12 @@ class Metric:
     counts: tuple[str, ...] = ()
 
 
-# The split each fixed input set of `EvalConfig` is drawn from.
+# The split each fixed input set of `EvalConfig` is drawn from; None for counts of generated
+# samples, which no split bounds (a metric still declares them: a count no metric of a run reads
+# does not move its run key, `settings.keyed_counts`).
 COUNT_SPLITS = {"recon_count": "test", "probe_test_count": "test", "knn_train_count": "train",
-                "fid_real_count": "test", "classifier_train_count": "train"}
+                "fid_real_count": "test", "classifier_train_count": "train",
+                "fid_gen_count": None, "kid_subset_size": None}
 
 
 def _check_metric(name: str, metric: Metric) -> None:

@@ -2,16 +2,55 @@
 and the checks that refuse impossible ones before a run starts, each with one line naming the fix.
 
 Sample counts are part of the run key: FID from different sample sizes is never comparable.
+A count left out is `None` until the run's split sizes are known; then it takes
+min(default, split size) (`resolve_counts`), so the defaults fit every dataset and the resolved
+value is what the params and the run key hold. A count written out is taken as written and
+refused when its split is smaller (`context.check_counts`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping, Sized
 from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark.errors import ConfigError
 from benchmark.evaluation.fidelity import FEATURE_EXTRACTORS
-from benchmark.evaluation.registry import METRICS, uses_fid_features
+from benchmark.evaluation.registry import COUNT_SPLITS, METRICS, uses_fid_features
+
+
+@dataclass(frozen=True)
+class CountDefault:
+    """What a count left out becomes: `value`, cut to its split's size (`COUNT_SPLITS`).
+
+    `unread` is its value in the run key of a run none of whose metrics reads it: such a count
+    cannot change the numbers, and keying it at the default it had before counts were resolved
+    keeps the keys (and so the resumes) of grids made then."""
+
+    value: int
+    unread: int
+
+
+# FID and KID are biased at small n (FID upwards, shrinking roughly as 1/n), so they default to
+# 5,000 generated against 5,000 real images, or the whole test split where that is smaller.
+COUNT_DEFAULTS = {
+    "recon_count": CountDefault(500, unread=500),
+    "probe_test_count": CountDefault(2000, unread=2000),
+    "knn_train_count": CountDefault(2000, unread=2000),
+    "fid_gen_count": CountDefault(5000, unread=1000),
+    "fid_real_count": CountDefault(5000, unread=1000),
+    "kid_subset_size": CountDefault(100, unread=100),  # and at most both FID sample counts
+}
+
+
+def count_field(name: str, text: str, least: int) -> Any:
+    """A count field: None until resolved, its help saying what it resolves to."""
+    default, split = COUNT_DEFAULTS[name].value, COUNT_SPLITS.get(name)
+    where = f"min({default}, the {split} split)" if split else str(default)
+    if name == "kid_subset_size":
+        where = f"min({default}, both FID sample counts)"
+    return field(default=None, metadata={"help": f"{text} (left out: {where})", "min": least})
 
 
 @dataclass
@@ -33,21 +72,19 @@ class EvalConfig:
         default=10, metadata={"help": "training batches that recompute the BatchNorm statistics "
                                       "(live networks under bn_stats recomputed, and averages)",
                               "min": 1})
-    recon_count: int = field(
-        default=500, metadata={"help": "fixed held-out test inputs for recon_mse and recon_acc",
-                               "min": 1})
+    recon_count: int | None = count_field(
+        "recon_count", "fixed held-out test inputs for recon_mse and recon_acc", least=1)
     fid_extractor: str = field(
         default="classifier",
         metadata={"help": "features for FID/KID/IS: the dataset's own classifier (offline) or "
                           "Inception-v3", "choices": FEATURE_EXTRACTORS.names})
-    fid_gen_count: int = field(
-        default=1000, metadata={"help": "generated images (from fixed latents) for FID/KID/IS "
-                                        "(IS averages 10 splits)", "min": 10})
-    fid_real_count: int = field(
-        default=1000, metadata={"help": "fixed real test images for FID/KID", "min": 2})
-    kid_subset_size: int = field(
-        default=100, metadata={"help": "KID subset size; at most both FID sample counts",
-                               "min": 2})
+    fid_gen_count: int | None = count_field(
+        "fid_gen_count", "generated images (from fixed latents) for FID/KID/IS (IS averages 10 "
+        "splits)", least=10)
+    fid_real_count: int | None = count_field(
+        "fid_real_count", "fixed real test images for FID/KID", least=2)
+    kid_subset_size: int | None = count_field(
+        "kid_subset_size", "KID subset size; at most both FID sample counts", least=2)
     weights_path: str | None = field(
         default=None, metadata={"help": "Inception-v3 weights file for fid_extractor "
                                         "inception-v3-compat (None: torch hub cache)",
@@ -57,12 +94,10 @@ class EvalConfig:
                               "min": 1})
     probe_draws: int = field(
         default=3, metadata={"help": "label draws the probe accuracy is averaged over", "min": 1})
-    probe_test_count: int = field(
-        default=2000, metadata={"help": "fixed test images the probe and 1-NN are scored on",
-                                "min": 1})
-    knn_train_count: int = field(
-        default=2000, metadata={"help": "fixed training encodings the 1-NN classifier searches",
-                                "min": 1})
+    probe_test_count: int | None = count_field(
+        "probe_test_count", "fixed test images the probe and 1-NN are scored on", least=1)
+    knn_train_count: int | None = count_field(
+        "knn_train_count", "fixed training encodings the 1-NN classifier searches", least=1)
     panel_count: int = field(
         default=10, metadata={"help": "images per panel row (and rows of the interpolations)",
                               "min": 1, "max": 64})
@@ -104,6 +139,10 @@ def validate_eval_config(cfg: EvalConfig, data: Any, labelled: bool = True) -> N
     """
     for name in cfg.metrics:
         METRICS.get(name)
+    if isinstance(getattr(data, "train", None), Sized) and isinstance(data.test, Sized):
+        cfg = resolve_counts(cfg, {"train": len(data.train), "test": len(data.test)})
+    else:  # a source: sizes unknown here, so counts left out are checked at their defaults
+        cfg = resolve_counts(cfg, {})
     if len(set(cfg.metrics)) != len(cfg.metrics):
         raise ConfigError(f"eval.metrics: {cfg.metrics!r} names a metric twice")
     has_modes = getattr(data, "modes", None) is not None
@@ -132,3 +171,29 @@ def validate_eval_config(cfg: EvalConfig, data: Any, labelled: bool = True) -> N
     for name in cfg.metrics:
         if METRICS[name].check is not None:
             METRICS[name].check(cfg)
+
+
+def resolve_counts(cfg: EvalConfig, sizes: Mapping[str, int]) -> EvalConfig:
+    """`cfg` with every count left out resolved: min(default, the size of its split), the
+    generated counts at their defaults, KID's subsets at most both FID counts. `sizes` maps
+    split -> samples a run gets; a split missing from it (data fetched later, of the canonical
+    size) leaves the default uncut. Counts written out are kept, to be checked, not cut."""
+    values = {}
+    for name, default in COUNT_DEFAULTS.items():
+        if getattr(cfg, name) is None and name != "kid_subset_size":
+            size = sizes.get(COUNT_SPLITS.get(name) or "")
+            values[name] = default.value if size is None else min(default.value, size)
+    resolved = dataclasses.replace(cfg, **values)
+    if resolved.kid_subset_size is None:
+        resolved.kid_subset_size = min(COUNT_DEFAULTS["kid_subset_size"].value,
+                                       resolved.fid_gen_count, resolved.fid_real_count)
+    return resolved
+
+
+def keyed_counts(cfg: EvalConfig, fields: dict[str, Any]) -> dict[str, Any]:
+    """The eval section's key fields with each count no configured metric reads at its
+    `CountDefault.unread` value (see there)."""
+    read = {count for name in cfg.metrics if name in METRICS for count in METRICS[name].counts}
+    return {name: COUNT_DEFAULTS[name].unread
+            if name in COUNT_DEFAULTS and name not in read else value
+            for name, value in fields.items()}

@@ -4,7 +4,6 @@ on-disk formats (idx.gz, CIFAR pickles, SVHN .mat, JPEG folders)."""
 from __future__ import annotations
 
 import gzip
-import os
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -12,17 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
+from environment import shared_data
 from PIL import Image
-
-SHARED = Path(os.environ.get("ALIBENCH_TEST_DATA", "/work/shared/data"))
 
 
 @pytest.fixture(scope="session")
 def shared_root() -> Path:
     """The read-only folder of real datasets (see its README.md)."""
-    if not (SHARED / "mnist").is_dir():
-        pytest.skip(f"real test data not found at {SHARED}; set ALIBENCH_TEST_DATA")
-    return SHARED
+    return shared_data("mnist")
 
 
 def write_idx(path: Path, array: np.ndarray, magic: int, compress: bool = True) -> None:

@@ -76,7 +76,8 @@ def test_config_mistakes_are_one_line_config_errors(cfg: DataConfig, pattern: st
 @pytest.mark.parametrize(("dataset", "subsets"), [
     ("digits", (None, None)), ("digits", (40, 10)), ("mixture25", (500, None)),
     ("mnist", (None, None)), ("mnist", (30, 20)), ("cifar10", (None, None)),
-    ("cifar10", (None, 700)), ("celeba", (None, None)),
+    ("cifar10", (None, 700)),
+    pytest.param("celeba", (None, None), marks=pytest.mark.slow),  # decodes 10,000 JPEGs
 ])
 def test_split_sizes_count_what_load_dataset_loads(dataset: str, subsets: tuple, shared_root: Path,
                                                    monkeypatch) -> None:

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import pytest
 import torch
+from environment import shared_data
 
 from benchmark.data import DataBundle, DataConfig, load_dataset
 from benchmark.evaluation import EvalConfig, Evaluator
 
-SHARED = Path(os.environ.get("ALIBENCH_TEST_DATA", "/work/shared/data"))
 SMALL_TRAIN, SMALL_TEST = 4000, 1000  # enough for a >90% classifier in a few seconds
 
 
 @pytest.fixture(scope="session")
 def mnist() -> DataBundle:
     """All of real MNIST (60,000 train, 10,000 test) as uint8 (N, 1, 28, 28)."""
-    if not (SHARED / "mnist").is_dir():
-        pytest.skip(f"real test data not found at {SHARED}; set ALIBENCH_TEST_DATA")
-    return load_dataset(DataConfig(dataset="mnist", data_root=str(SHARED)), seed=0)
+    return load_dataset(DataConfig(dataset="mnist", data_root=str(shared_data("mnist"))), seed=0)
 
 
 @pytest.fixture(scope="session")

@@ -39,6 +39,7 @@ def grid_file(folder: Path) -> Path:
     return write_grid(folder / "methods.yaml", "methods", TINY_CHECKPOINTED, runs=RUNS)
 
 
+@pytest.mark.slow
 def test_new_optimizers_run_through_the_cli(tmp_path: Path) -> None:
     grid = grid_file(tmp_path)
     out = run_cli(["--grid", str(grid), *store_args(tmp_path)], tmp_path)
@@ -55,6 +56,7 @@ def test_new_optimizers_run_through_the_cli(tmp_path: Path) -> None:
     assert ("past_extra_adam", "5", "0.0") in params and ("sgd", "0", "-0.5") in params
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("index", range(len(RUNS)))
 def test_resumed_run_ends_with_the_numbers_of_an_uninterrupted_one(tmp_path: Path,
                                                                     index: int) -> None:

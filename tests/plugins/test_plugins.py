@@ -84,6 +84,7 @@ def test_without_the_plugins_their_names_are_unknown(grid_file) -> None:
         load_grid(grid_file("unplugged"))
 
 
+@pytest.mark.slow
 def test_plugins_train_into_mlflow_and_reach_the_report(plugins, grid_file, run_grid,
                                                         build_report, store: Path) -> None:
     plain = {"optim.name": "adam", "stabilizers": []}

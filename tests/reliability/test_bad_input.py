@@ -14,6 +14,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
+from environment import shared_data
 from reliability_helpers import (
     Outcome,
     assert_nothing_created,
@@ -94,7 +95,8 @@ CASES = [
     Case("nan-lr", "name: x\nbase: {optim: {lr_g: .nan}}\n", r"^optim\.lr_g: nan is not a finite"),
     Case("smoothing-alpha-0.7", base(stabilizers=[{"name": "label_smoothing", "alpha": 0.7}]),
          r"^stabilizers\[0\]\.alpha: 0\.7 is above the maximum 0\.5"),
-    Case("kid-subset-too-large", base(eval={"metrics": ["fid"], "fid_gen_count": 50}),
+    Case("kid-subset-too-large", base(eval={"metrics": ["fid"], "fid_gen_count": 50,
+                                                      "kid_subset_size": 100}),
          r"^eval\.kid_subset_size: 100 exceeds the smaller FID sample count 50"),
     # --- unknown names --------------------------------------------------------------------
     Case("unknown-dataset", base(data={"dataset": "mnits"}),
@@ -305,8 +307,7 @@ COUNT_CASES = [
 @pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
 @pytest.mark.parametrize("case", COUNT_CASES, ids=[c.id for c in COUNT_CASES])
 def test_a_count_beyond_the_data_is_one_line_and_creates_nothing(case, dry_run, workdir, capsys):
-    if not (SHARED / "cifar10").is_dir():
-        pytest.skip(f"real CIFAR-10 not found under {SHARED}; set ALIBENCH_TEST_DATA")
+    shared_data("cifar10")
     argv = _argv(case, workdir) + (["--dry-run"] if dry_run else [])
     outcome = run_main(run.main, argv, capsys)
     assert_one_error_line(outcome, case.pattern, case.id)
@@ -316,8 +317,7 @@ def test_a_count_beyond_the_data_is_one_line_and_creates_nothing(case, dry_run, 
 
 def test_counts_within_the_real_splits_pass_the_preflight(workdir, capsys):
     """The edges are valid: every test image probed, the whole train split subset."""
-    if not (SHARED / "cifar10").is_dir():
-        pytest.skip(f"real CIFAR-10 not found under {SHARED}; set ALIBENCH_TEST_DATA")
+    shared_data("cifar10")
     grid = base(data={**CIFAR, "train_subset": 5085},
                 eval={**CIFAR_PROBE, "probe_test_count": 1017})
     outcome = run_main(run.main, ["--grid", str(write_grid(workdir, grid)), "--dry-run",

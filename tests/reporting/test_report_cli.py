@@ -146,6 +146,7 @@ def test_page_links_only_files_that_exist(report: Path) -> None:
     assert broken_images(report) == []
 
 
+@pytest.mark.slow
 def test_panels_come_from_finished_runs_and_broken_ones_are_never_linked(
         tmp_path: Path) -> None:
     """Issue 15's broken panels: seed 0 is shared by every config, but B's seed-0 run never
