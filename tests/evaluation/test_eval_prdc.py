@@ -114,7 +114,11 @@ def test_the_evaluator_gives_prdc_and_its_baseline(small_mnist, small_cfg,
     out = evaluator.evaluate(tiny_ali())
     assert result_keys("classifier") == KEYS
     assert set(out) == {*KEYS, *(k + "_heldout" for k in KEYS)}
-    assert out["precision_classifier_k3_heldout"] > out["precision_classifier_k3"]
+    # An untrained decoder draws near-identical images: a collapsed sample. Precision cannot
+    # see that (all of it may sit inside one real image's ball: 1.0 with the shift-trained
+    # classifier), recall and coverage must (Naeem et al. 2020).
+    for key in ("recall_classifier_k3", "coverage_classifier_k5"):
+        assert out[key + "_heldout"] > 0.5 > out[key], (key, out)
     assert "classifier_test_acc" in evaluator.baselines()  # the classifier is its instrument
 
 
