@@ -116,6 +116,9 @@ def plot_best_so_far(path: Path, tune: TuneGrid, studies: dict[str, Any]) -> Non
     plt.close(fig)
 
 
+DESIGN_KEYS = ("reference", "compare", "effects")  # carried from the tune grid to confirm.yaml
+
+
 def confirmation_grid(tune: TuneGrid, studies: dict[str, Any]) -> dict[str, Any]:
     """A grid of each config's best setting (configs with no finished trial are left out) on
     `search.confirm_seeds`: the values all its runs share in `base`, the rest in `runs`."""
@@ -131,12 +134,15 @@ def confirmation_grid(tune: TuneGrid, studies: dict[str, Any]) -> dict[str, Any]
         values.pop("seed")
         values.pop("data.data_root", None)  # given with --data-root where the data is
     shared = {k: v for k, v in best[0].items() if all(k in b and b[k] == v for b in best)}
-    return {"name": f"{tune.name}_confirm",
+    grid = {"name": f"{tune.name}_confirm",
             "description": f"best settings of {tune.name} ({tune.search.trials} trials per "
                            f"config, objective {tune.search.objective}) on unseen seeds",
             "base": _nested(shared),
             "runs": [{k: v for k, v in b.items() if k not in shared} for b in best],
             "axes": {"seed": list(tune.search.confirm_seeds)}}
+    # The comparison design the tune grid names: the confirmation is what it compares.
+    grid.update({k: tune.raw[k] for k in DESIGN_KEYS if k in tune.raw})
+    return grid
 
 
 def _flat(values: dict, prefix: str = "") -> dict[str, Any]:
