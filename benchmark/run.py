@@ -25,6 +25,7 @@ from benchmark.tracking import DEFAULT_TRACKING_URI, STATE_NEW, MlflowStore
 # and argument mistakes answer without loading torch (MLflow loads inside MlflowStore).
 if TYPE_CHECKING:
     from benchmark.grid import Grid
+    from benchmark.slurm import SlurmOptions
 
 DEFAULT_CHECKPOINT_DIR = "runs/checkpoints"
 
@@ -119,12 +120,11 @@ def print_dry_run(grid: Grid, states: list[str]) -> None:
         print(f"{i:>4}  {run_key(cfg):<12}  {state:<11}  {run_name(cfg)}")
 
 
-def run_grid(args: argparse.Namespace) -> int:
-    from benchmark.evaluation.registry import summary_keys
-    from benchmark.executors import EXECUTORS, check_executor
-    from benchmark.grid import load_grid, parse_set
-    from benchmark.progress import GridProgress
-    from benchmark.runs import Target
+def execution_options(args: argparse.Namespace) -> tuple[dict, SlurmOptions | None]:
+    """What `benchmark.run` and `benchmark.tune` read alike from their shared options, checked
+    before anything is created: the `--set` overrides (with `--data-root`), the Slurm options,
+    and the plug-ins imported."""
+    from benchmark.grid import parse_set
 
     overrides = parse_set(args.set)
     if args.data_root:
@@ -141,6 +141,17 @@ def run_grid(args: argparse.Namespace) -> int:
                              args.slurm_cpus, args.slurm_folder, args.slurm_cluster)
         slurm.check()
     load_plugins(args.plugin)
+    return overrides, slurm
+
+
+def run_grid(args: argparse.Namespace) -> int:
+    from benchmark.evaluation.registry import summary_keys
+    from benchmark.executors import EXECUTORS, check_executor
+    from benchmark.grid import load_grid
+    from benchmark.progress import GridProgress
+    from benchmark.runs import Target
+
+    overrides, slurm = execution_options(args)
     grid = load_grid(args.grid, overrides)
     if args.dry_run:  # lists a grid anywhere: data not on disk is not required, only checked
         check_data(grid.runs, require_present=False)

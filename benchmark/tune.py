@@ -19,7 +19,13 @@ import threading
 from pathlib import Path
 
 from benchmark.errors import AlibenchError, ConfigError
-from benchmark.run import DEFAULT_CHECKPOINT_DIR, _terminated, check_checkpoint_dir, parse_args
+from benchmark.run import (
+    DEFAULT_CHECKPOINT_DIR,
+    _terminated,
+    check_checkpoint_dir,
+    execution_options,
+    parse_args,
+)
 from benchmark.tracking import DEFAULT_TRACKING_URI
 
 DEFAULT_STORAGE = "sqlite:///runs/optuna.db"
@@ -67,8 +73,6 @@ def trial_summary(outcomes: list, objective: str) -> tuple[str, float | None]:
 def tune(args: argparse.Namespace) -> int:
     from benchmark.evaluation.registry import summary_keys
     from benchmark.executors import EXECUTORS, check_executor
-    from benchmark.grid import parse_set
-    from benchmark.plugins import load_plugins
     from benchmark.preflight import check_data
     from benchmark.run_config import run_key
     from benchmark.runs import Target
@@ -78,19 +82,7 @@ def tune(args: argparse.Namespace) -> int:
     from benchmark.tuning.outputs import write_outputs
     from benchmark.tuning.search import load_tune_grid, with_values
 
-    overrides = parse_set(args.set)
-    if args.data_root:
-        overrides["data.data_root"] = args.data_root
-    if args.workers < 1:
-        raise ConfigError(f"--workers: expected at least 1, got {args.workers}")
-    slurm = None
-    if args.executor == "slurm":
-        from benchmark.slurm import SlurmOptions
-
-        slurm = SlurmOptions(args.slurm_partition, args.slurm_time, args.slurm_gpus,
-                             args.slurm_cpus, args.slurm_folder, args.slurm_cluster)
-        slurm.check()
-    load_plugins(args.plugin)
+    overrides, slurm = execution_options(args)
     grid = load_tune_grid(args.grid, overrides)
     search = grid.search
     sample = [with_values(c.cfg, {"seed": s}) for c in grid.configs for s in search.seeds]

@@ -114,3 +114,15 @@ def test_cli_bad_grid_exits_2_with_one_line_and_creates_nothing(tmp_path, capsys
     assert code == 2 and err.count("\n") == 1
     assert err.startswith("error: search.trials: expected an integer of at least 1, got -3")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--threads", "0"], "error: --threads: expected at least 1, got 0"),
+    (["--workers", "0"], "error: --workers: expected at least 1, got 0")])
+def test_cli_checks_the_runner_options_as_the_runner_does(tmp_path, capsys, option, message):
+    code = main(["--grid", str(SMOKE), "--tracking-uri", f"sqlite:///{tmp_path}/m.db",
+                 "--storage", f"sqlite:///{tmp_path}/o.db", "--checkpoint-dir",
+                 str(tmp_path / "ckpt"), *option])
+    err = capsys.readouterr().err
+    assert code == 2 and err.strip() == message
+    assert list(tmp_path.iterdir()) == []
