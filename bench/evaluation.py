@@ -26,7 +26,8 @@ from collections.abc import Callable
 import torch
 
 from benchmark.data import BatchSampler, DataConfig, load_dataset
-from benchmark.evaluation import METRICS, EvalConfig, Evaluator
+from benchmark.evaluation import METRICS, EvalConfig
+from benchmark.evaluation.evaluator import Evaluator
 from benchmark.models import ModelConfig, build_ali, build_encoder
 from benchmark.optimizers import build_optimizer
 from benchmark.run_config import TrainConfig

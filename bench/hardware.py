@@ -171,8 +171,9 @@ def evaluation_times(model: ModelConfig, data_root: str, rounds: int, quick: boo
                      ) -> dict[str, float]:
     """Median seconds of one evaluation (recon_mse, probe, knn) under no_grad and inference_mode."""
     from benchmark.data import DataConfig, load_dataset
-    from benchmark.evaluation import METRICS, EvalConfig, Evaluator
-    from benchmark.evaluation.context import EvalContext, fork_rng
+    from benchmark.evaluation import METRICS, EvalConfig
+    from benchmark.evaluation.context import fork_rng
+    from benchmark.evaluation.evaluator import Evaluator
     from benchmark.models import build_ali
 
     data = load_dataset(DataConfig(dataset="mnist", data_root=data_root,
@@ -188,7 +189,7 @@ def evaluation_times(model: ModelConfig, data_root: str, rounds: int, quick: boo
         def evaluate(mode: Callable[[], AbstractContextManager]) -> Callable[[], object]:
             def run() -> None:  # the body of Evaluator.evaluate under `mode`
                 with fork_rng(device), mode():
-                    ctx = EvalContext(evaluator.resources, ali.encoder, ali)
+                    ctx = evaluator.context.scoring(ali.encoder, ali)
                     for name in cfg.metrics:
                         METRICS[name].compute(ctx)
             return run

@@ -90,7 +90,9 @@ class _Worker:
             with contextlib.suppress(EOFError, OSError):
                 return self.conn.recv()
         self.proc.join()
-        return _interrupted(cfg, f"worker exited with code {self.proc.exitcode}")
+        from benchmark.runs import interrupted
+
+        return interrupted(cfg, f"worker exited with code {self.proc.exitcode}")
 
     def stop(self) -> None:
         if self.proc.is_alive():
@@ -166,7 +168,9 @@ def run_ray(runs: list[RunConfig], target: Target, workers: int = 0,
                 try:
                     yield ray.get(ref)
                 except ray.exceptions.RayError as err:  # the worker or its node died
-                    yield _interrupted(cfg, str(err).splitlines()[0][:300])
+                    from benchmark.runs import interrupted
+
+                    yield interrupted(cfg, str(err).splitlines()[0][:300])
     finally:
         if started_here:
             ray.shutdown()
@@ -210,14 +214,6 @@ def _ray_task(cfg: RunConfig, target: Target, threads: int, cwd: str) -> RunSumm
     if os.path.isdir(cwd):
         os.chdir(cwd)
     return execute(cfg, target, threads=threads)
-
-
-def _interrupted(cfg: RunConfig, error: str) -> RunSummary:
-    """The summary of a run whose worker died before it could send one."""
-    from benchmark.run_config import run_key, run_name
-    from benchmark.runs import RunSummary
-
-    return RunSummary(run_key(cfg), run_name(cfg), "interrupted", error=error)
 
 
 def run_slurm(runs: list[RunConfig], target: Target, **kwargs) -> Iterator[RunSummary]:

@@ -13,9 +13,8 @@ from typing import Any
 import yaml
 
 from benchmark.errors import ConfigError
+from benchmark.grid_design import Design, parse_compare, parse_effects, parse_references
 from benchmark.grid_yaml import MAX_DEPTH, GridLoader, SpelledFloat, read_grid_file
-from benchmark.reporting.design import Design, parse_compare, parse_effects
-from benchmark.reporting.references import parse_references
 from benchmark.run_config import (
     RunConfig,
     config_key,

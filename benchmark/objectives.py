@@ -8,24 +8,71 @@ stabilizers' generator terms alone, i.e. ALICE's reconstruction terms of `cycle_
 on the prior draws), with no discriminator update and no adversarial loss. A study with the
 cycle term can then put "ALI + cycle" beside "autoencoder" (the same cycle entry) and "ALI".
 
-The objective is chosen by `train.objective`; the update schemes ask it whether the
-discriminator plays, and skip its gradient work when it does not.
+A `Game` is the objective at a `Draw` (data, prior and encoder noise): the update schemes
+(`schemes.py`) call it for losses. The objective is chosen by `train.objective`; the update
+schemes ask it whether the discriminator plays, and skip its gradient work when it does not.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import torch
 
 from benchmark.errors import ConfigError
 from benchmark.losses import discriminator_loss, generator_loss
+from benchmark.models import ALI
 from benchmark.registry import Registry
 from benchmark.stabilizers import Pairs, Stabilizer
 
-if TYPE_CHECKING:
-    from benchmark.schemes import Draw, Game
+
+@dataclass
+class Draw:
+    """Everything random a forward pass consumes besides dropout: data, prior and encoder noise,
+    and the seed of the stabilizers' noise (instance noise), so reusing a draw reuses all of it."""
+
+    x: torch.Tensor  # (B, C, H, W) or (B, D)
+    z_prior: torch.Tensor  # (B, z_dim)
+    eps: torch.Tensor  # (B, z_dim), the encoder's reparametrization noise
+    noise_seed: int | None = None  # seeds the stabilizers' generator; None when none draws
+
+
+class Game:
+    """The training objective at a draw: both players' losses (or, under the autoencoder
+    objective, the encoder and decoder's alone), with the stabilizers' hooks applied."""
+
+    def __init__(self, ali: ALI, stabilizers: list[Stabilizer], next_batch: Callable[[], torch.Tensor],
+                 device: torch.device, objective: Objective | None = None):
+        self.ali = ali
+        self.stabilizers = stabilizers
+        self.next_batch = next_batch
+        self.device = device
+        self.objective = objective if objective is not None else OBJECTIVES.get("ali")
+        self.step = 0  # the training step; stabilizer schedules read it
+        self.evaluations = 0  # gradient evaluations so far: forward passes of the game
+
+    @property
+    def discriminator_plays(self) -> bool:
+        return self.objective.discriminator_plays
+
+    def draw(self) -> Draw:
+        x = self.next_batch().to(self.device)
+        batch = x.shape[0]
+        z_prior = torch.randn(batch, self.ali.z_dim, device=self.device)
+        eps = torch.randn(batch, self.ali.z_dim, device=self.device)
+        noise_seed = None
+        if any(s.draws_noise for s in self.stabilizers):
+            noise_seed = int(torch.randint(2**62, (1,)))
+        return Draw(x, z_prior, eps, noise_seed)
+
+    def losses(self, draw: Draw, generator_terms: bool = True) -> Losses:
+        """The objective's losses at `draw`; `generator_terms=False` skips the generator's
+        regularizers (their extra forward passes) where only the discriminator's loss is used.
+        Each call is one gradient evaluation of the compute budget."""
+        self.evaluations += 1
+        return self.objective.losses(self, draw, generator_terms)
 
 
 @dataclass

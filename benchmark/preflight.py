@@ -12,46 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from benchmark.errors import ConfigError, DataError
+from benchmark.errors import ConfigError
 
 if TYPE_CHECKING:
-    from benchmark.data import DataConfig
     from benchmark.run_config import RunConfig
-
-
-def _sizes(cfg: DataConfig) -> dict[str, int] | None:
-    """The split sizes of `cfg`'s runs; None when they cannot be known before the runs: data
-    fetched when its run starts (`download: true`), or present but unreadable (its run's
-    failure names the file)."""
-    from benchmark.data import on_disk, split_sizes
-
-    if not on_disk(cfg):
-        return None
-    try:
-        return split_sizes(cfg)
-    except DataError:
-        return None
-
-
-def known_sizes(cfg: DataConfig, cache: dict[tuple, dict[str, int]] | None = None
-                ) -> dict[str, int]:
-    """The split sizes a run of `cfg` will get, as far as they are known before it starts: all
-    of them when the data is readable now, else the subsets it asks for (a dataset fetched at
-    its start has its canonical sizes, which no default count exceeds). `cache`, keyed by the
-    data fields that decide the sizes, counts each dataset once per grid."""
-    which = (cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset)
-    if cache is not None and which in cache:
-        return cache[which]
-    try:
-        sizes = _sizes(cfg)
-    except ConfigError:  # a subset beyond its split: `check_data` refuses it, naming the run
-        sizes = None
-    if sizes is None:
-        subsets = {"train": cfg.train_subset, "test": cfg.test_subset}
-        sizes = {split: n for split, n in subsets.items() if n is not None}
-    if cache is not None:
-        cache[which] = sizes
-    return sizes
 
 
 def check_data(runs: Sequence[RunConfig], require_present: bool = True) -> None:
@@ -60,8 +24,8 @@ def check_data(runs: Sequence[RunConfig], require_present: bool = True) -> None:
     data is there: the sizes once per data config, the eval counts per run.
 
     The error names the run: `...; choose from: 1..1017 (run 3 of 12: cifar10-adam-...-s0)`."""
-    from benchmark.data import check_available
-    from benchmark.evaluation.context import check_counts
+    from benchmark.data import check_available, readable_sizes
+    from benchmark.evaluation.settings import check_counts
     from benchmark.run_config import run_name
 
     if require_present:  # one lookup per dataset and folder
@@ -74,7 +38,7 @@ def check_data(runs: Sequence[RunConfig], require_present: bool = True) -> None:
         which = (data.dataset, data.data_root, data.download, data.train_subset, data.test_subset)
         try:
             if which not in sizes:
-                sizes[which] = _sizes(data)
+                sizes[which] = readable_sizes(data)
             if sizes[which] is not None:
                 check_counts(cfg.eval, sizes[which], data.dataset)
         except ConfigError as err:

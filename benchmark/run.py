@@ -145,7 +145,7 @@ def execution_options(args: argparse.Namespace) -> tuple[dict, SlurmOptions | No
 
 
 def run_grid(args: argparse.Namespace) -> int:
-    from benchmark.evaluation.registry import summary_keys
+    from benchmark.evaluation.declarations import summary_keys
     from benchmark.executors import EXECUTORS, check_executor
     from benchmark.grid import load_grid
     from benchmark.progress import GridProgress

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmark.data import DATASETS, DataConfig
+from benchmark.data import DATASETS, DataConfig, known_sizes
 from benchmark.evaluation import validate_eval_config
 from benchmark.evaluation.settings import COUNT_DEFAULTS, EvalConfig, keyed_counts, resolve_counts
 from benchmark.models.settings import ModelConfig
@@ -95,9 +95,7 @@ def validate_run(cfg: RunConfig) -> None:
 
 def resolved(cfg: RunConfig, sizes_cache: dict | None = None) -> RunConfig:
     """`cfg` with its eval counts left out resolved against the split sizes its run gets
-    (`preflight.known_sizes`): what its params and run key hold. Idempotent."""
-    from benchmark.preflight import known_sizes
-
+    (`data.known_sizes`): what its params and run key hold. Idempotent."""
     if all(getattr(cfg.eval, f.name) is not None for f in dataclasses.fields(cfg.eval)
            if f.name in COUNT_DEFAULTS):
         return cfg

@@ -17,7 +17,7 @@ from typing import Protocol
 import torch
 
 from benchmark.errors import AlibenchError, first_line
-from benchmark.evaluation.registry import summary_keys
+from benchmark.evaluation.declarations import summary_keys
 from benchmark.plugins import load_plugins
 from benchmark.run_config import (
     RunConfig,
@@ -94,6 +94,12 @@ class RunSummary:
                  "" if skipped else f"time={self.seconds:.1f}s",
                  f"error={self.error}" if self.error else ""]
         return " ".join(p for p in parts if p)
+
+
+def interrupted(cfg: RunConfig, error: str) -> RunSummary:
+    """The summary of a run whose worker (process, Ray task, Slurm job) died before it could
+    send one."""
+    return RunSummary(run_key(cfg), run_name(cfg), "interrupted", error=error)
 
 
 def set_aside_unknown_checkpoints(folder: Path, name: str) -> None:

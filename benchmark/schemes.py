@@ -7,65 +7,15 @@ parameter moves, so no player is ever updated in place while the other still nee
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from benchmark.errors import ConfigError
-from benchmark.models import ALI
-from benchmark.objectives import OBJECTIVES, Losses, Objective
+from benchmark.objectives import OBJECTIVES, Draw, Game, Losses  # noqa: F401  (Draw: imported from here too)
 from benchmark.optimizers import OPTIMIZERS, names_for
 from benchmark.registry import Registry
-from benchmark.stabilizers import Stabilizer
-
-
-@dataclass
-class Draw:
-    """Everything random a forward pass consumes besides dropout: data, prior and encoder noise,
-    and the seed of the stabilizers' noise (instance noise), so reusing a draw reuses all of it."""
-
-    x: torch.Tensor  # (B, C, H, W) or (B, D)
-    z_prior: torch.Tensor  # (B, z_dim)
-    eps: torch.Tensor  # (B, z_dim), the encoder's reparametrization noise
-    noise_seed: int | None = None  # seeds the stabilizers' generator; None when none draws
-
-
-class Game:
-    """The training objective at a draw: both players' losses (or, under the autoencoder
-    objective, the encoder and decoder's alone), with the stabilizers' hooks applied."""
-
-    def __init__(self, ali: ALI, stabilizers: list[Stabilizer], next_batch: Callable[[], torch.Tensor],
-                 device: torch.device, objective: Objective | None = None):
-        self.ali = ali
-        self.stabilizers = stabilizers
-        self.next_batch = next_batch
-        self.device = device
-        self.objective = objective if objective is not None else OBJECTIVES.get("ali")
-        self.step = 0  # the training step; stabilizer schedules read it
-        self.evaluations = 0  # gradient evaluations so far: forward passes of the game
-
-    @property
-    def discriminator_plays(self) -> bool:
-        return self.objective.discriminator_plays
-
-    def draw(self) -> Draw:
-        x = self.next_batch().to(self.device)
-        batch = x.shape[0]
-        z_prior = torch.randn(batch, self.ali.z_dim, device=self.device)
-        eps = torch.randn(batch, self.ali.z_dim, device=self.device)
-        noise_seed = None
-        if any(s.draws_noise for s in self.stabilizers):
-            noise_seed = int(torch.randint(2**62, (1,)))
-        return Draw(x, z_prior, eps, noise_seed)
-
-    def losses(self, draw: Draw, generator_terms: bool = True) -> Losses:
-        """The objective's losses at `draw`; `generator_terms=False` skips the generator's
-        regularizers (their extra forward passes) where only the discriminator's loss is used.
-        Each call is one gradient evaluation of the compute budget."""
-        self.evaluations += 1
-        return self.objective.losses(self, draw, generator_terms)
 
 
 def set_gradients(loss: torch.Tensor, params: list[nn.Parameter],

@@ -84,7 +84,7 @@ def run_slurm(runs: list[RunConfig], target: Target, workers: int = 2,
     import submitit
     from submitit.core.utils import FailedJobError, UncompletedJobError
 
-    from benchmark.executors import _interrupted
+    from benchmark.runs import interrupted
 
     opts = slurm or SlurmOptions()
     opts.check()
@@ -111,11 +111,11 @@ def run_slurm(runs: list[RunConfig], target: Target, workers: int = 2,
                 try:
                     yield job.result()
                 except UncompletedJobError:  # killed: no signal to answer, no result
-                    yield _interrupted(cfg, f"job {job.job_id} ended without a result "
+                    yield interrupted(cfg, f"job {job.job_id} ended without a result "
                                             f"(killed? log: {job.paths.stderr})")
                 except FailedJobError as err:  # the job could not run the run at all
                     line = str(err).strip().splitlines()
-                    yield _interrupted(cfg, f"job {job.job_id} failed: "
+                    yield interrupted(cfg, f"job {job.job_id} failed: "
                                             f"{line[0] if line else ''}"[:300])
             if pending:
                 time.sleep(poll_s)

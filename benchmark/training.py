@@ -23,8 +23,8 @@ from benchmark.averages import Averages
 from benchmark.batch_norm import ScoringProtocol, StatisticsBatches
 from benchmark.data import BatchSampler, load_dataset
 from benchmark.data.provenance import describe_datasets
-from benchmark.evaluation import Evaluator
 from benchmark.evaluation.context import fork_rng
+from benchmark.evaluation.evaluator import Evaluator
 from benchmark.models import ALI, build_ali, build_encoder
 from benchmark.objectives import OBJECTIVES
 from benchmark.optimizers import build_optimizer

@@ -71,7 +71,7 @@ def trial_summary(outcomes: list, objective: str) -> tuple[str, float | None]:
 
 
 def tune(args: argparse.Namespace) -> int:
-    from benchmark.evaluation.registry import summary_keys
+    from benchmark.evaluation.declarations import summary_keys
     from benchmark.executors import EXECUTORS, check_executor
     from benchmark.preflight import check_data
     from benchmark.run_config import run_key

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from benchmark.batch_norm import StatisticsBatches, recompute_batch_norm
-from benchmark.evaluation.reconstruction import reconstruct
+from benchmark.evaluation.context import reconstruct
 from benchmark.models import ModelConfig, build_ali
 
 CPU = torch.device("cpu")

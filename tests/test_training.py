@@ -333,7 +333,7 @@ def test_the_untrained_baseline_is_scored_like_the_models_and_moves_nothing(
         tmp_path, monkeypatch, bn_stats):
     """Each live metric K is logged at step 0 as untrained_K, scored by the protocol the trained
     networks get; the run trains bit for bit as one that skips it, and a resume logs it once."""
-    from benchmark.evaluation import Evaluator
+    from benchmark.evaluation.evaluator import Evaluator
     from benchmark.training import train
 
     cfg = _tiny_config(eval={"bn_stats": bn_stats, "metrics": ["recon_mse", "knn"],

@@ -1,6 +1,13 @@
 """Datasets: one module per source, a registry that names them, and the minibatch sampler."""
 
-from benchmark.data.loading import check_available, load_dataset, on_disk, split_sizes
+from benchmark.data.loading import (
+    check_available,
+    known_sizes,
+    load_dataset,
+    on_disk,
+    readable_sizes,
+    split_sizes,
+)
 from benchmark.data.mixture import MIXTURE25_CENTERS, MIXTURE25_STD
 from benchmark.data.registry import DATASETS, DatasetSource
 from benchmark.data.sampler import BatchSampler
@@ -20,7 +27,9 @@ __all__ = [
     "Samples",
     "as_float",
     "check_available",
+    "known_sizes",
     "load_dataset",
     "on_disk",
+    "readable_sizes",
     "split_sizes",
 ]

@@ -119,3 +119,36 @@ def load_dataset(cfg: DataConfig, seed: int) -> DataBundle:
     assert source.kind != IMAGE or tuple(test.x.shape[1:]) == shape, (train.x.shape, test.x.shape)
     return DataBundle(train=train, test=test, image_shape=shape, kind=source.kind,
                       modes=getattr(source, "modes", None))
+
+
+def readable_sizes(cfg: DataConfig) -> dict[str, int] | None:
+    """The split sizes of `cfg`'s runs; None when they cannot be known before the runs: data
+    fetched when its run starts (`download: true`), or present but unreadable (its run's
+    failure names the file)."""
+    if not on_disk(cfg):
+        return None
+    try:
+        return split_sizes(cfg)
+    except DataError:
+        return None
+
+
+def known_sizes(cfg: DataConfig, cache: dict[tuple, dict[str, int]] | None = None
+                ) -> dict[str, int]:
+    """The split sizes a run of `cfg` will get, as far as they are known before it starts: all
+    of them when the data is readable now, else the subsets it asks for (a dataset fetched at
+    its start has its canonical sizes, which no default count exceeds). `cache`, keyed by the
+    data fields that decide the sizes, counts each dataset once per grid."""
+    which = (cfg.dataset, cfg.data_root, cfg.download, cfg.train_subset, cfg.test_subset)
+    if cache is not None and which in cache:
+        return cache[which]
+    try:
+        sizes = readable_sizes(cfg)
+    except ConfigError:  # a subset beyond its split: `check_data` refuses it, naming the run
+        sizes = None
+    if sizes is None:
+        subsets = {"train": cfg.train_subset, "test": cfg.test_subset}
+        sizes = {split: n for split, n in subsets.items() if n is not None}
+    if cache is not None:
+        cache[which] = sizes
+    return sizes

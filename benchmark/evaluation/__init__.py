@@ -1,34 +1,30 @@
 """Evaluation of ALI runs: reconstruction, FID/KID/IS, precision/recall/density/coverage, linear
-probe, 1-NN, mode coverage, panels.
+probe, 1-NN, reconstruction accuracy, mode coverage, panels.
 
-Each metric is an entry of `METRICS` (`registry.py`) that declares its keys and how the report
-shows them; the built-ins are declared in `metrics.py`. `Evaluator` computes the configured ones
-on inputs fixed across runs. The declarations import no torch (the report reads them); the rest
-of this package's names load on first use.
+Layers, each importing only those above it in this list:
+- `declarations.py`: what a metric is (`Metric`, `MetricKey`, `Baseline`) and the `METRICS`
+  registry; `extractors.py`: the feature spaces. No torch.
+- `settings.py`: `EvalConfig` and its checks. No torch.
+- `context.py`, `classifier.py`, `features.py`: the instruments (fixed inputs, the context a
+  metric computes from, the dataset's classifier, torch-fidelity).
+- one module per metric family, each holding its keys, computation, baseline and registration:
+  `reconstruction.py`, `fidelity.py`, `prdc.py`, `probe.py`, `recon_acc.py`, `modes.py`. They
+  import torch only inside the functions that compute, so importing this package (the report
+  does) registers every declaration without loading torch.
+- `evaluator.py` (`Evaluator`), `panels.py`: a run's evaluation.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from benchmark.evaluation import (  # noqa: F401  (each module registers its metrics)
+    fidelity,
+    modes,
+    prdc,
+    probe,
+    recon_acc,
+    reconstruction,
+)
+from benchmark.evaluation.declarations import METRICS, Baseline, Metric, MetricKey
+from benchmark.evaluation.settings import EvalConfig, validate_eval_config
 
-from benchmark.evaluation import metrics as _metrics  # noqa: F401  (registers the built-ins)
-from benchmark.evaluation.registry import METRICS, Baseline, Metric, MetricKey
-
-_LAZY = {
-    "EvalConfig": "settings",
-    "validate_eval_config": "settings",
-    "Evaluator": "evaluator",
-    "EvalContext": "context",
-    "FEATURE_EXTRACTORS": "fidelity",
-    "FeatureExtractor": "fidelity",
-}
-
-__all__ = ["METRICS", "Baseline", "Metric", "MetricKey", *_LAZY]
-
-
-def __getattr__(name: str) -> Any:
-    """The torch-side names, imported on first use (PEP 562)."""
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+__all__ = ["METRICS", "Baseline", "EvalConfig", "Metric", "MetricKey", "validate_eval_config"]

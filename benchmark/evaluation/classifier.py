@@ -14,7 +14,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -22,17 +22,6 @@ from torch import nn
 
 from benchmark.evaluation.caching import atomic_torch_save, digest
 from benchmark.evaluation.context import as_unit_float, batched, fork_rng
-
-if TYPE_CHECKING:
-    from benchmark.evaluation.context import EvalContext
-
-# Name under which torch-fidelity knows the classifier; its weights come in through
-# torch-fidelity's own `feature_extractor_weights_path` kwarg.
-CLASSIFIER_EXTRACTOR = "alibench-classifier"
-FEATURE_PENULTIMATE = "penultimate"  # FID and KID
-FEATURE_LOGITS = "logits"  # IS
-
-KEY_RECON_ACC = "recon_acc"
 
 _POOLED = 7  # feature maps are pooled to 7x7 (the identity for 28x28 inputs)
 _HIDDEN = 128
@@ -177,17 +166,3 @@ def load_classifier(path: str | os.PathLike, device: torch.device | None = None
     model.load_state_dict(checkpoint["state_dict"])
     model.to(device or torch.device("cpu")).eval()
     return model, float(checkpoint["test_acc"])
-
-
-def reconstruction_accuracy(classifier: nn.Module, recon: torch.Tensor, y: torch.Tensor,
-                            batch_size: int = 1000) -> dict[str, float]:
-    """Fraction of reconstructions (float in [0, 1]) classified as the label y of their input."""
-    hits = predict_labels(classifier, recon, batch_size).cpu() == y.cpu()
-    return {KEY_RECON_ACC: hits.double().mean().item()}
-
-
-def recon_acc(ctx: EvalContext) -> dict[str, float]:
-    """The `recon_acc` metric on the fixed recon inputs."""
-    inputs = ctx.res.inputs
-    return reconstruction_accuracy(ctx.res.classifier(), ctx.reconstructions().sample,
-                                   inputs.data.test.y[inputs.recon], ctx.res.cfg.batch_size)

@@ -7,24 +7,22 @@ it evaluates), so every random draw here comes from a fresh `torch.Generator` se
 and latents, so their numbers differ by their weights alone.
 
 A metric in the registry is a function of an `EvalContext`; values two metrics need (the
-reconstructions, the test encodings) are computed once per evaluation through `shared`.
+reconstructions, the test encodings, the training mean) are computed once per evaluation through
+`shared`. This module imports no metric: the metric modules are built on it.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 from torch import nn
 
 from benchmark.data import DataBundle, as_float
-from benchmark.errors import ConfigError
-from benchmark.evaluation.reconstruction import Reconstructions, reconstruct
-from benchmark.evaluation.registry import COUNT_SPLITS, METRICS
 
 if TYPE_CHECKING:
     from benchmark.evaluation.settings import EvalConfig
@@ -82,6 +80,33 @@ def fork_rng(device: torch.device) -> Iterator[None]:
         yield
 
 
+class Reconstructions(NamedTuple):
+    sample: torch.Tensor  # Gx(mu + sigma * eps), like x
+    mean: torch.Tensor  # Gx(mu), like x
+
+
+@torch.no_grad()
+def reconstruct(ali: nn.Module, x: torch.Tensor, eps: torch.Tensor, batch_size: int,
+                device: torch.device) -> Reconstructions:
+    """Both reconstructions of x (float, model range) with encoder noise eps (len(x), z_dim)."""
+    assert len(eps) == len(x), (eps.shape, x.shape)
+    samples, means = [], []
+    for i in range(0, len(x), batch_size):
+        out = ali.encoder(x[i : i + batch_size].to(device), eps[i : i + batch_size].to(device))
+        samples.append(ali.code_decoder(out.z).cpu())
+        means.append(ali.code_decoder(out.mu).cpu())
+    return Reconstructions(torch.cat(samples), torch.cat(means))
+
+
+def mean_input(train_x: torch.Tensor, chunk: int = 4096, power: int = 1) -> torch.Tensor:
+    """The training mean of x ** power in the model's range, (1, ...), summed in chunks of
+    float64 (power 2 gives the second moment the pixel-Gaussian FID baseline needs)."""
+    total = torch.zeros((1, *train_x.shape[1:]), dtype=torch.float64)
+    for i in range(0, len(train_x), chunk):
+        total += as_float(train_x[i : i + chunk]).double().pow(power).sum(dim=0, keepdim=True)
+    return total / len(train_x)
+
+
 # --- the fixed inputs ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -120,22 +145,8 @@ def latents(count: int, z_dim: int, purpose: str) -> torch.Tensor:
     return fixed_normal((count, z_dim), FIXED_SEED, purpose)
 
 
-def check_counts(cfg: EvalConfig, sizes: Mapping[str, int],
-                 dataset: str = "this dataset") -> None:
-    """A configured metric must find all the inputs it asks for (`Metric.counts`) in its split.
-
-    `sizes`: the samples a run gets in each split (`split_sizes`, or a loaded bundle's), so the
-    grid's preflight checks every run before anything is created, and the Evaluator again."""
-    used = {field for name in cfg.metrics if name in METRICS for field in METRICS[name].counts}
-    for name in sorted(used):
-        split, value = COUNT_SPLITS[name], getattr(cfg, name)
-        if split is not None and value is not None and value > sizes[split]:
-            raise ConfigError(f"eval.{name}: {value} exceeds the {sizes[split]} {split} samples "
-                              f"of {dataset}; choose from: 1..{sizes[split]}")
-
-
 def build_fixed_inputs(cfg: EvalConfig, data: DataBundle) -> FixedInputs:
-    """Choose every fixed index set once (counts beyond a split are cut: see `check_counts`)."""
+    """Choose every fixed index set once (counts beyond a split are cut: see `settings.check_counts`)."""
     n_train, n_test = len(data.train), len(data.test)
 
     def pick(total: int, count: int, purpose: str) -> torch.Tensor:
@@ -160,25 +171,30 @@ def build_fixed_inputs(cfg: EvalConfig, data: DataBundle) -> FixedInputs:
 # --- one evaluation --------------------------------------------------------------------------
 
 @dataclass
-class Resources:
-    """What the Evaluator lends its metrics: settings, device, and lazily built instruments."""
+class EvalContext:
+    """What a metric computes from: the evaluation's settings, device and fixed inputs, the
+    instruments the Evaluator lends (built on first call), and the model scored. `encoder` alone
+    is enough for the encoder metrics (the random-encoder baselines use that; None when a run has
+    no way to build one); `ali` is needed by everything that decodes."""
 
-    cfg: EvalConfig
+    settings: EvalConfig
     device: torch.device
     inputs: FixedInputs
     classifier: Callable[[], nn.Module]  # trained or loaded on first call
     fid_weights: Callable[[], str | None]  # torch-fidelity's feature_extractor_weights_path
-
-
-@dataclass
-class EvalContext:
-    """`encoder` alone is enough for the encoder metrics (the random-encoder baselines use that;
-    None when a run has no way to build one); `ali` is needed by everything that decodes."""
-
-    res: Resources
-    encoder: nn.Module | None
+    encoder: nn.Module | None = None
     ali: nn.Module | None = None
     _shared: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def res(self) -> EvalContext:
+        """The context itself: plug-ins written for the nested `ctx.res.inputs` keep working."""
+        return self
+
+    def scoring(self, encoder: nn.Module | None, ali: nn.Module | None = None) -> EvalContext:
+        """A fresh context (nothing shared yet) on the same inputs, scoring other networks."""
+        return EvalContext(self.settings, self.device, self.inputs, self.classifier,
+                           self.fid_weights, encoder, ali)
 
     def shared(self, key: str, compute: Callable[[], Any]) -> Any:
         """compute() once per evaluation; later metrics reuse the value."""
@@ -189,22 +205,28 @@ class EvalContext:
     def means(self, x: torch.Tensor) -> torch.Tensor:
         """Encoder means mu(x), batched, on the CPU."""
         assert self.encoder is not None, "means need an encoder"
-        return batched(lambda b: self.encoder(b).mu, x, self.res.cfg.batch_size, self.res.device)
+        return batched(lambda b: self.encoder(b).mu, x, self.settings.batch_size, self.device)
 
     def test_means(self) -> torch.Tensor:
         """mu of the fixed probe/1-NN test inputs."""
-        inputs = self.res.inputs
-        return self.shared("test_means", lambda: self.means(inputs.test_x(inputs.test)))
+        return self.shared("test_means", lambda: self.means(self.inputs.test_x(self.inputs.test)))
+
+    def recon_x(self) -> torch.Tensor:
+        """The fixed recon inputs (test split, model range)."""
+        return self.shared("recon_x", lambda: self.inputs.test_x(self.inputs.recon))
+
+    def train_mean(self) -> torch.Tensor:
+        """The training split's mean input, (1, ...) float64."""
+        return self.shared("train_mean", lambda: mean_input(self.inputs.data.train.x))
 
     def reconstructions(self) -> Reconstructions:
         """Gx(Gz(x)) of the fixed recon inputs, with fixed encoder noise."""
         assert self.ali is not None, "reconstructions need the decoder"
-        inputs, cfg = self.res.inputs, self.res.cfg
 
         def compute() -> Reconstructions:
-            eps = latents(len(inputs.recon), self.ali.z_dim, "recon_eps")
-            x = inputs.test_x(inputs.recon)
-            return reconstruct(self.ali, x, eps, cfg.batch_size, self.res.device)
+            eps = latents(len(self.inputs.recon), self.ali.z_dim, "recon_eps")
+            return reconstruct(self.ali, self.recon_x(), eps, self.settings.batch_size,
+                               self.device)
 
         return self.shared("reconstructions", compute)
 
@@ -212,4 +234,4 @@ class EvalContext:
         """Gx(z) for `count` fixed prior latents named by `purpose`, on the CPU."""
         assert self.ali is not None, "samples need the decoder"
         z = latents(count, self.ali.z_dim, purpose)
-        return batched(self.ali.decoder, z, self.res.cfg.batch_size, self.res.device)
+        return batched(self.ali.decoder, z, self.settings.batch_size, self.device)

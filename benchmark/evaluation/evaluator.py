@@ -37,19 +37,21 @@ from benchmark.evaluation.classifier import (
 from benchmark.evaluation.context import (
     FIXED_SEED,
     EvalContext,
-    Resources,
     build_fixed_inputs,
-    check_counts,
     fixed_indices,
     fork_rng,
     latents,
+    reconstruct,
 )
-from benchmark.evaluation.fidelity import FEATURE_EXTRACTORS, WeightsSource
-from benchmark.evaluation.reconstruction import reconstruct
-from benchmark.evaluation.registry import METRICS, UNTRAINED_PREFIX, uses_fid_features
-from benchmark.evaluation.settings import EvalConfig, resolve_counts, validate_eval_config
-
-KEY_CLASSIFIER_TEST_ACC = "classifier_test_acc"
+from benchmark.evaluation.declarations import METRICS, UNTRAINED_PREFIX, uses_fid_features
+from benchmark.evaluation.extractors import FEATURE_EXTRACTORS, WeightsSource
+from benchmark.evaluation.recon_acc import KEY_CLASSIFIER_TEST_ACC
+from benchmark.evaluation.settings import (
+    EvalConfig,
+    check_counts,
+    resolve_counts,
+    validate_eval_config,
+)
 
 PANEL_GENERATION = "generation"
 PANEL_RECONSTRUCTION = "reconstruction"
@@ -113,8 +115,8 @@ class Evaluator:
         self._baselines: dict[str, float] | None = None
         self._data_fingerprint: str | None = None
         self._fid_weights: str | None = None
-        self.resources = Resources(cfg, device, self.inputs, self.classifier,
-                                   lambda: self._fid_weights)
+        self.context = EvalContext(cfg, device, self.inputs, self.classifier,
+                                   lambda: self._fid_weights)  # scores nothing: `scoring` does
         if uses_fid_features(self.metrics):  # missing weights fail here, not at evaluation
             extractor = FEATURE_EXTRACTORS.get(cfg.fid_extractor)
             source = WeightsSource(cfg.weights_path, lambda: self.trained_classifier().path)
@@ -125,7 +127,7 @@ class Evaluator:
     def evaluate(self, ali: nn.Module) -> dict[str, float]:
         """The configured metrics of `ali` as a flat dict of floats."""
         with evaluation_mode(ali, self.device):
-            ctx = EvalContext(self.resources, ali.encoder, ali)
+            ctx = self.context.scoring(ali.encoder, ali)
             out: dict[str, float] = {}
             for name in self.cfg.metrics:
                 out.update(METRICS[name].compute(ctx))
@@ -150,7 +152,7 @@ class Evaluator:
         for images; a scatter plot of samples over real points for points."""
         cfg, inputs = self.cfg, self.inputs
         with evaluation_mode(ali, self.device):
-            ctx = EvalContext(self.resources, ali.encoder, ali)
+            ctx = self.context.scoring(ali.encoder, ali)
             if self.data.kind == "points":
                 real = self.data.test.x[inputs.test]
                 samples = ctx.decoded(cfg.mode_sample_count, "modes_z")
@@ -228,7 +230,7 @@ class Evaluator:
             else:
                 stack.enter_context(fork_rng(self.device))
                 stack.enter_context(torch.no_grad())
-            ctx = EvalContext(self.resources, encoder)
+            ctx = self.context.scoring(encoder)
             for name in wanted:
                 out.update(METRICS[name].baseline(ctx))
         write_json(out, path)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import torch
+from benchmark.evaluation.declarations import METRICS, Metric, MetricKey
 
 if TYPE_CHECKING:
+    import torch
+
     from benchmark.evaluation.context import EvalContext
 
 KEY_MODES_COVERED = "modes_covered"
@@ -23,6 +25,8 @@ RADIUS_IN_STD = 3.0
 def nearest_centre(samples: torch.Tensor, centres: torch.Tensor
                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """For each sample (N, 2): the index of its nearest centre (K, 2) and the distance to it."""
+    import torch  # only when computing: the declarations below load without it
+
     dist, idx = torch.cdist(samples.double(), centres.double()).min(dim=1)
     return idx, dist
 
@@ -32,14 +36,20 @@ def mode_coverage(samples: torch.Tensor, centres: torch.Tensor, std: float,
     """modes_covered (a count, as float) and high_quality_frac of `samples`."""
     idx, dist = nearest_centre(samples, centres)
     near = dist <= RADIUS_IN_STD * std
-    counts = torch.bincount(idx[near], minlength=len(centres))
+    counts = idx[near].bincount(minlength=len(centres))
     return {KEY_MODES_COVERED: float((counts >= min_count).sum().item()),
             KEY_HIGH_QUALITY_FRAC: near.double().mean().item()}
 
 
 def modes(ctx: EvalContext) -> dict[str, float]:
     """The `modes` metric: samples decoded from fixed latents against the data's modes."""
-    declared = ctx.res.inputs.data.modes
+    declared = ctx.inputs.data.modes
     assert declared is not None, "validate_eval_config refuses modes for data without modes"
-    samples = ctx.decoded(ctx.res.cfg.mode_sample_count, "modes_z")
-    return mode_coverage(samples, declared.centres, declared.std, ctx.res.cfg.modes_min_count)
+    samples = ctx.decoded(ctx.settings.mode_sample_count, "modes_z")
+    return mode_coverage(samples, declared.centres, declared.std, ctx.settings.modes_min_count)
+
+
+METRICS.register("modes", Metric(
+    modes, kinds=("points",), needs_modes=True,
+    keys=(MetricKey(KEY_MODES_COVERED, higher_is_better=True),
+          MetricKey(KEY_HIGH_QUALITY_FRAC, higher_is_better=True))))

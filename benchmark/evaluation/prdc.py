@@ -16,25 +16,30 @@ strict `<` against the k-th neighbour distance excluding the sample itself.
 The baseline: the same four numbers with held-out real test images (disjoint from the FID's real
 set) in place of the generated ones, i.e. what a perfect generator would score at these sample
 sizes. It is logged beside the metric with the suffix `_heldout`.
+
+This module loads without torch (the report reads its declarations); torch and torch-fidelity
+load when a number is computed.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from benchmark.errors import ConfigError
-from benchmark.evaluation.context import FIXED_SEED, purpose_generator
-from benchmark.evaluation.fidelity import FEATURE_EXTRACTORS, FeatureExtractor, UInt8Images
+from benchmark.evaluation.declarations import METRICS, Baseline, Metric, MetricKey
+from benchmark.evaluation.extractors import FEATURE_EXTRACTORS, FeatureExtractor
+from benchmark.evaluation.fidelity import SAMPLES
 
 if TYPE_CHECKING:
+    import torch
+
     from benchmark.evaluation.context import EvalContext
     from benchmark.evaluation.settings import EvalConfig
 
 PRECISION_RECALL_K = 3  # Kynkäänniemi et al. 2019
 DENSITY_COVERAGE_K = 5  # Naeem et al. 2020
 HELDOUT_SUFFIX = "_heldout"
+HELDOUT = Baseline("{key}" + HELDOUT_SUFFIX, "held-out real images", floor=False)
 
 
 def result_keys(extractor_key: str) -> list[str]:
@@ -42,28 +47,6 @@ def result_keys(extractor_key: str) -> list[str]:
     pr = [f"{name}_{extractor_key}_k{PRECISION_RECALL_K}" for name in ("precision", "recall")]
     dc = [f"{name}_{extractor_key}_k{DENSITY_COVERAGE_K}" for name in ("density", "coverage")]
     return pr + dc
-
-
-def extract_features(images: torch.Tensor, extractor: FeatureExtractor,
-                     weights_path: str | None, batch_size: int = 200,
-                     cuda: bool = False) -> torch.Tensor:
-    """(N, D) features of images (N, C, H, W) at the layer the extractor uses for the FID."""
-    from torch_fidelity.utils import (
-        create_feature_extractor,
-        get_featuresdict_from_dataset,
-        resolve_feature_layer_for_metric,
-    )
-
-    from benchmark.evaluation import fidelity_classifier  # noqa: F401  (registers the classifier)
-
-    name = extractor.torch_fidelity_name
-    layer = resolve_feature_layer_for_metric("fid", feature_extractor=name)
-    model = create_feature_extractor(name, [layer], cuda=cuda, verbose=False,
-                                     feature_extractor_weights_path=weights_path)
-    features = get_featuresdict_from_dataset(UInt8Images(images), model,
-                                             min(batch_size, extractor.max_batch), cuda,
-                                             save_cpu_ram=True, verbose=False)
-    return features[layer].double()
 
 
 def precision_recall(generated: torch.Tensor, real: torch.Tensor,
@@ -83,6 +66,8 @@ def precision_recall(generated: torch.Tensor, real: torch.Tensor,
 def density_coverage(generated: torch.Tensor, real: torch.Tensor,
                      k: int = DENSITY_COVERAGE_K) -> tuple[float, float]:
     """Naeem et al.'s density and coverage of generated vs real features (N, D)."""
+    import torch  # only when computing: the declarations below load without it
+
     if len(real) <= k:
         raise ValueError(f"density and coverage need more than k={k} real samples, got {len(real)}")
     # The k-th nearest other real sample: the (k+1)-th smallest distance, the first being 0.
@@ -102,11 +87,15 @@ def prdc_from_features(generated: torch.Tensor, real: torch.Tensor,
 
 # Real features and the held-out baseline depend only on the images, the extractor and its
 # weights, identical at every evaluation of a run: computed once per process.
-_CACHE: dict[str, tuple[torch.Tensor, dict[str, float]]] = {}
+_CACHE: dict[str, tuple[Any, dict[str, float]]] = {}  # key -> (real features, baseline)
 
 
 def heldout_indices(n_test: int, real: torch.Tensor, count: int) -> torch.Tensor | None:
     """Fixed test indices outside `real`, at most `count` (None: too few for the k-NN)."""
+    import torch
+
+    from benchmark.evaluation.context import FIXED_SEED, purpose_generator
+
     free = torch.ones(n_test, dtype=torch.bool)
     free[real] = False
     rest = free.nonzero().flatten()
@@ -122,6 +111,8 @@ def prdc_metrics(generated: torch.Tensor, test_x: torch.Tensor, real_idx: torch.
     """The four metrics of `generated` against the test images at `real_idx` (the FID's real
     set), and their held-out baseline (`_heldout`) when the test split has images to spare."""
     import hashlib
+
+    from benchmark.evaluation.features import extract_features  # torch-fidelity: seconds
 
     real = test_x[real_idx]
     heldout_idx = heldout_indices(len(test_x), real_idx, len(generated))
@@ -147,10 +138,10 @@ def prdc_metrics(generated: torch.Tensor, test_x: torch.Tensor, real_idx: torch.
 
 def prdc(ctx: EvalContext) -> dict[str, float]:
     """The `prdc` metric: decoded fixed latents against the FID's real images."""
-    cfg, inputs = ctx.res.cfg, ctx.res.inputs
+    cfg, inputs = ctx.settings, ctx.inputs
     return prdc_metrics(ctx.decoded(cfg.fid_gen_count, "fid_z"), inputs.data.test.x,
                         inputs.fid_real, FEATURE_EXTRACTORS.get(cfg.fid_extractor),
-                        ctx.res.fid_weights(), cfg.batch_size, ctx.res.device.type == "cuda")
+                        ctx.fid_weights(), cfg.batch_size, ctx.device.type == "cuda")
 
 
 def check_sample_counts(cfg: EvalConfig) -> None:
@@ -160,3 +151,14 @@ def check_sample_counts(cfg: EvalConfig) -> None:
         field = "fid_gen_count" if cfg.fid_gen_count == smallest else "fid_real_count"
         raise ConfigError(f"eval.{field}: {smallest} is too few for prdc's {DENSITY_COVERAGE_K} "
                           f"nearest neighbours; choose at least {DENSITY_COVERAGE_K + 1}")
+
+
+METRICS.register("prdc", Metric(
+    prdc, kinds=("image",), fid_features=True,
+    counts=("fid_gen_count", "fid_real_count", "classifier_train_count"),
+    keys=tuple(MetricKey(f"{name}_*_k{k}", higher_is_better=True, baseline=HELDOUT,
+                         label=SAMPLES)
+               for name, k in (("precision", PRECISION_RECALL_K), ("recall", PRECISION_RECALL_K),
+                               ("density", DENSITY_COVERAGE_K),
+                               ("coverage", DENSITY_COVERAGE_K))),
+    check=check_sample_counts))

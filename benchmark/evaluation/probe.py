@@ -7,6 +7,9 @@ make it deterministic; the spread over draws is reported beside the mean. knn_ac
 label-free view: if same-class inputs land near each other in z, the nearest training encoding
 carries the right label. The baselines (`probe_acc_random`, `knn_acc_random`) score a randomly
 initialised encoder of the same architecture: what the architecture gives before any training.
+
+This module loads without torch (the report reads its declarations): the encodings come from the
+context, and torch is imported where a distance is computed.
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+from benchmark.evaluation.declarations import METRICS, Baseline, Metric, MetricKey
 
 if TYPE_CHECKING:
+    import torch
+
     from benchmark.evaluation.context import EvalContext
 
 KEY_PROBE_ACC = "probe_acc"
@@ -26,6 +32,7 @@ KEY_PROBE_ACC_RANDOM = "probe_acc_random"
 KEY_KNN_ACC = "knn_acc"
 KEY_KNN_ACC_RANDOM = "knn_acc_random"
 _CHUNK = 1024  # test rows per distance matrix, to bound memory
+RANDOM_ENCODER = "random-encoder baseline"
 
 
 def fit_and_score(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
@@ -34,7 +41,7 @@ def fit_and_score(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Te
 
     NaN when the features are not finite (a diverging encoder), which sklearn would reject.
     """
-    if not (torch.isfinite(train_x).all() and torch.isfinite(test_x).all()):
+    if not (train_x.isfinite().all() and test_x.isfinite().all()):
         return float("nan")
     from sklearn.exceptions import ConvergenceWarning  # a second to import: only when fitting
     from sklearn.linear_model import LogisticRegression
@@ -59,6 +66,8 @@ def probe_accuracy(draws: list[tuple[torch.Tensor, torch.Tensor]], test_x: torch
 
 def nearest_neighbour(train: torch.Tensor, test: torch.Tensor) -> torch.Tensor:
     """Index into `train` of the Euclidean nearest neighbour of every row of `test`."""
+    import torch  # only when computing: the declarations below load without it
+
     train, test = train.double(), test.double()
     return torch.cat([torch.cdist(test[i : i + _CHUNK], train).argmin(dim=1)
                       for i in range(0, len(test), _CHUNK)])
@@ -73,7 +82,7 @@ def knn_accuracy(train_feats: torch.Tensor, train_y: torch.Tensor, test_feats: t
 
 def probe(ctx: EvalContext) -> dict[str, float]:
     """The `probe` metric on the fixed label draws and test inputs."""
-    inputs = ctx.res.inputs
+    inputs = ctx.inputs
     draws = [(ctx.means(inputs.train_x(idx)), inputs.data.train.y[idx])
              for idx in inputs.probe_draws]
     return probe_accuracy(draws, ctx.test_means(), inputs.data.test.y[inputs.test])
@@ -81,7 +90,7 @@ def probe(ctx: EvalContext) -> dict[str, float]:
 
 def knn(ctx: EvalContext) -> dict[str, float]:
     """The `knn` metric on the fixed training encodings and test inputs."""
-    inputs = ctx.res.inputs
+    inputs = ctx.inputs
     train = ctx.means(inputs.train_x(inputs.knn_train))
     return knn_accuracy(train, inputs.data.train.y[inputs.knn_train], ctx.test_means(),
                         inputs.data.test.y[inputs.test])
@@ -95,3 +104,15 @@ def probe_random(ctx: EvalContext) -> dict[str, float]:
 def knn_random(ctx: EvalContext) -> dict[str, float]:
     """knn_acc of the random encoder (nothing when the run cannot build one)."""
     return {} if ctx.encoder is None else {KEY_KNN_ACC_RANDOM: knn(ctx)[KEY_KNN_ACC]}
+
+
+METRICS.register("probe", Metric(
+    probe, kinds=("image",), needs_labels=True, counts=("probe_test_count",),
+    keys=(MetricKey(KEY_PROBE_ACC, higher_is_better=True,
+                    baseline=Baseline(KEY_PROBE_ACC_RANDOM, RANDOM_ENCODER)),),
+    baseline=probe_random))
+METRICS.register("knn", Metric(
+    knn, kinds=("image",), needs_labels=True, counts=("probe_test_count", "knn_train_count"),
+    keys=(MetricKey(KEY_KNN_ACC, higher_is_better=True,
+                    baseline=Baseline(KEY_KNN_ACC_RANDOM, RANDOM_ENCODER)),),
+    baseline=knn_random))

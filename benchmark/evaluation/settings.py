@@ -5,7 +5,9 @@ Sample counts are part of the run key: FID from different sample sizes is never 
 A count left out is `None` until the run's split sizes are known; then it takes
 min(default, split size) (`resolve_counts`), so the defaults fit every dataset and the resolved
 value is what the params and the run key hold. A count written out is taken as written and
-refused when its split is smaller (`context.check_counts`).
+refused when its split is smaller (`check_counts`).
+
+No torch here: a grid is checked, and `--help` written, before torch is loaded.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark.errors import ConfigError
-from benchmark.evaluation.fidelity import FEATURE_EXTRACTORS
-from benchmark.evaluation.registry import COUNT_SPLITS, METRICS, uses_fid_features
+from benchmark.evaluation.declarations import COUNT_SPLITS, METRICS, uses_fid_features
+from benchmark.evaluation.extractors import FEATURE_EXTRACTORS
 
 
 @dataclass(frozen=True)
@@ -197,3 +199,17 @@ def keyed_counts(cfg: EvalConfig, fields: dict[str, Any]) -> dict[str, Any]:
     return {name: COUNT_DEFAULTS[name].unread
             if name in COUNT_DEFAULTS and name not in read else value
             for name, value in fields.items()}
+
+
+def check_counts(cfg: EvalConfig, sizes: Mapping[str, int],
+                 dataset: str = "this dataset") -> None:
+    """A configured metric must find all the inputs it asks for (`Metric.counts`) in its split.
+
+    `sizes`: the samples a run gets in each split (`split_sizes`, or a loaded bundle's), so the
+    grid's preflight checks every run before anything is created, and the Evaluator again."""
+    used = {field for name in cfg.metrics if name in METRICS for field in METRICS[name].counts}
+    for name in sorted(used):
+        split, value = COUNT_SPLITS[name], getattr(cfg, name)
+        if split is not None and value is not None and value > sizes[split]:
+            raise ConfigError(f"eval.{name}: {value} exceeds the {sizes[split]} {split} samples "
+                              f"of {dataset}; choose from: 1..{sizes[split]}")

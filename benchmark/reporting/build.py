@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.evaluation.registry import base_key
+from benchmark.evaluation.declarations import base_key
 from benchmark.reporting import intervals, page, panels, plots, runs_file, significance, tables
 from benchmark.reporting.design import PAIRINGS, Candidate, Design, pick_reference
 from benchmark.reporting.loading import ExperimentRuns, RunStore

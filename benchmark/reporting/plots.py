@@ -5,7 +5,7 @@ A figure whose metric no run logged is skipped with a reason the page prints, ne
 Every declared metric of the live networks that runs log at evaluation steps is drawn against
 gradient evaluations (`metrics_grad_evals`, one panel per metric and settings), the axis that
 compares optimizers at a matched compute budget. Each figure states its x axis (`Figure.axis`).
-A metric with a baseline (its declaration: benchmark.evaluation.registry) is a dashed line: one per
+A metric with a baseline (its declaration: benchmark.evaluation.declarations) is a dashed line: one per
 config where the configs' baselines differ, else one for all (the gid of each starts with
 `baseline-<key>`, so the SVG names it).
 """
@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from benchmark.evaluation.registry import MetricKey, base_key, declared, position  # noqa: E402
+from benchmark.evaluation.declarations import MetricKey, base_key, declared, position  # noqa: E402
 from benchmark.reporting import tables  # noqa: E402
 from benchmark.reporting.loading import ExperimentRuns  # noqa: E402
 

@@ -10,8 +10,9 @@ A grid may declare, e.g., the ALI paper's 13.4 ± 5.8 of 25 modes on the mixture
         settings: 25-Gaussian mixture, 10k samples
         where: {optim.name: adam}
 
-`where` selects the configs a reference applies to by their MLflow params. This module imports
-only the standard library, because `benchmark.grid` calls `parse_references` on every grid.
+`where` selects the configs a reference applies to by their MLflow params. What a grid's
+`references:` mean, and their parsing, is declared beside the grid (`benchmark.grid_design`);
+this module measures them.
 """
 
 from __future__ import annotations
@@ -19,117 +20,17 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from benchmark.errors import ConfigError
-
-REQUIRED_KEYS = ("metric", "mean", "source", "settings")
-OPTIONAL_KEYS = ("std", "where")
+from benchmark.grid_design import (  # noqa: F401  (parse_references: imported from here too)
+    Reference,
+    parse_references,
+)
 
 INSIDE = "inside"
 OUTSIDE = "outside"
 NO_BAND = "no published std"
 NOT_MEASURED = "not measured"
-
-Scalar = str | int | float | bool
-
-
-@dataclass(frozen=True)
-class Reference:
-    """One published value: metric, mean ± std, where it comes from and how it was measured."""
-
-    metric: str
-    mean: float
-    source: str
-    settings: str
-    std: float | None = None
-    where: Mapping[str, Scalar] = field(default_factory=dict)
-
-    def band(self) -> tuple[float, float] | None:
-        """The published band mean ± std, or None when the source gives no spread."""
-        if self.std is None:
-            return None
-        return self.mean - self.std, self.mean + self.std
-
-    def applies_to(self, params: Mapping[str, str]) -> bool:
-        """True when every `where` entry equals the config's param (MLflow params are text)."""
-        return all(_same_value(params.get(key), want) for key, want in self.where.items())
-
-
-def _same_value(logged: str | None, want: Scalar) -> bool:
-    """Compare a logged param (always a string) with a YAML value: 2e-4 matches '0.0002'."""
-    if logged is None:
-        return False
-    if isinstance(want, bool):
-        return logged.strip().lower() == str(want).lower()
-    if isinstance(want, (int, float)):
-        try:
-            return math.isclose(float(logged), float(want), rel_tol=1e-9, abs_tol=0.0)
-        except ValueError:
-            return False
-    return logged == want
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _text(at: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{at}: expected a non-empty string, got {value!r}")
-    return value
-
-
-def _parse_where(at: str, value: object) -> dict[str, Scalar]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{at}: expected a mapping of param -> value, got {value!r}")
-    out: dict[str, Scalar] = {}
-    for key, want in value.items():
-        if not isinstance(key, str) or not key:
-            raise ConfigError(f"{at}: param names must be strings, got {key!r}")
-        if not isinstance(want, (str, int, float, bool)):
-            raise ConfigError(f"{at}.{key}: expected a string, number or boolean, got {want!r}")
-        out[key] = want
-    return out
-
-
-def parse_reference(at: str, raw: object) -> Reference:
-    """One mapping of the grid's `references` list; `at` is its position for messages."""
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{at}: expected a mapping with keys {', '.join(REQUIRED_KEYS)}, "
-                          f"got {raw!r}")
-    unknown = sorted(str(k) for k in raw if k not in REQUIRED_KEYS + OPTIONAL_KEYS)
-    if unknown:
-        raise ConfigError(f"{at}: unknown key {unknown[0]!r}; choose from: "
-                          f"{', '.join(REQUIRED_KEYS + OPTIONAL_KEYS)}")
-    missing = [k for k in REQUIRED_KEYS if k not in raw]
-    if missing:
-        raise ConfigError(f"{at}: missing key {missing[0]!r} (required: "
-                          f"{', '.join(REQUIRED_KEYS)})")
-    if not _is_number(raw["mean"]):
-        raise ConfigError(f"{at}.mean: expected a finite number, got {raw['mean']!r}")
-    std = raw.get("std")
-    if std is not None and not (_is_number(std) and std >= 0):
-        raise ConfigError(f"{at}.std: expected a finite number >= 0, got {std!r}")
-    return Reference(
-        metric=_text(f"{at}.metric", raw["metric"]),
-        mean=float(raw["mean"]),
-        source=_text(f"{at}.source", raw["source"]),
-        settings=_text(f"{at}.settings", raw["settings"]),
-        std=None if std is None else float(std),
-        where=_parse_where(f"{at}.where", raw.get("where")),
-    )
-
-
-def parse_references(raw: object) -> list[Reference]:
-    """Validate a grid's `references` (a list of mappings); ConfigError names the bad entry."""
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise ConfigError(f"references: expected a list of mappings, got {raw!r}")
-    return [parse_reference(f"references[{i}]", item) for i, item in enumerate(raw)]
 
 
 @dataclass(frozen=True)

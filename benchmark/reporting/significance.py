@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from benchmark.evaluation.registry import MetricKey
+from benchmark.evaluation.declarations import MetricKey
 from benchmark.registry import Registry
 from benchmark.reporting import intervals
 

@@ -5,7 +5,7 @@ shows the params that vary across configs, so a row reads as "adam, instance noi
 Means and standard deviations use only runs that finished: diverged, failed and running runs
 are counted in their own columns instead of mixing half-trained numbers into the means.
 Which logged keys are metrics, their column names, order, direction and baselines all come from
-the metrics' declarations (`benchmark.evaluation.registry`), so a registered metric shows here
+the metrics' declarations (`benchmark.evaluation.declarations`), so a registered metric shows here
 with no edit. FID/KID/IS and prdc columns carry their extractor (in the metric key) and sample
 counts (from the run's params) in the column name, so numbers made with different settings never
 share a column. Each metric with a baseline has the baseline's columns beside it, named by the
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from benchmark.evaluation.registry import Baseline, MetricKey, base_key, declared, position
+from benchmark.evaluation.declarations import Baseline, MetricKey, base_key, declared, position
 from benchmark.reporting import intervals
 from benchmark.reporting.loading import SEED_PARAM, ExperimentRuns
 from benchmark.reporting.references import MeasuredConfig

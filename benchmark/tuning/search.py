@@ -300,7 +300,7 @@ def parse_pruner(raw: Any, total: int, unit: str) -> PrunerSpec:
 def objective_direction(key: Any, configs: list[Config]) -> bool:
     """Whether higher is better for `key`, from its metric's declaration; the key must be
     declared and logged by every config's `eval.metrics`."""
-    from benchmark.evaluation.registry import METRICS, base_key, declared, declared_keys
+    from benchmark.evaluation.declarations import METRICS, base_key, declared, declared_keys
 
     found = declared(key) if isinstance(key, str) else None
     if found is None:

@@ -10,7 +10,8 @@ import torch
 from environment import shared_data
 
 from benchmark.data import DataBundle, DataConfig, load_dataset
-from benchmark.evaluation import EvalConfig, Evaluator
+from benchmark.evaluation import EvalConfig
+from benchmark.evaluation.evaluator import Evaluator
 
 SMALL_TRAIN, SMALL_TEST = 4000, 1000  # enough for a >90% classifier in a few seconds
 

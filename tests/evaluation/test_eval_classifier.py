@@ -9,17 +9,20 @@ import pytest
 import torch
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
-from benchmark.evaluation import EvalConfig, Evaluator
+from benchmark.evaluation import EvalConfig
 from benchmark.evaluation.classifier import (
-    CLASSIFIER_EXTRACTOR,
-    FEATURE_LOGITS,
-    FEATURE_PENULTIMATE,
     ClassifierSettings,
     classifier_accuracy,
     load_or_train_classifier,
     train_classifier,
 )
-from benchmark.evaluation.fidelity_classifier import ClassifierFeatureExtractor
+from benchmark.evaluation.evaluator import Evaluator
+from benchmark.evaluation.extractors import CLASSIFIER_EXTRACTOR
+from benchmark.evaluation.features import (
+    FEATURE_LOGITS,
+    FEATURE_PENULTIMATE,
+    ClassifierFeatureExtractor,
+)
 
 
 def _settings(n: int, seed: int = 0, epochs: int = 1) -> ClassifierSettings:

@@ -13,8 +13,9 @@ from eval_models import tiny_ali, tiny_encoder
 
 from benchmark.data import DATASETS, DataBundle
 from benchmark.errors import ConfigError
-from benchmark.evaluation import METRICS, EvalConfig, Evaluator, validate_eval_config
-from benchmark.evaluation.registry import Baseline, MetricKey
+from benchmark.evaluation import METRICS, EvalConfig, validate_eval_config
+from benchmark.evaluation.declarations import Baseline, MetricKey
+from benchmark.evaluation.evaluator import Evaluator
 
 IMAGE_METRICS = ["recon_mse", "fid", "probe", "knn", "recon_acc"]
 MNIST = DATASETS["mnist"]

@@ -7,11 +7,11 @@ import math
 
 import torch
 
-from benchmark.evaluation import Evaluator
 from benchmark.evaluation.context import to_uint8_rgb
+from benchmark.evaluation.evaluator import Evaluator
+from benchmark.evaluation.extractors import FEATURE_EXTRACTORS
+from benchmark.evaluation.features import UInt8Images
 from benchmark.evaluation.fidelity import (
-    FEATURE_EXTRACTORS,
-    UInt8Images,
     fidelity_metrics,
     pixel_gaussian,
     result_keys,

@@ -15,14 +15,14 @@ from torch_fidelity.feature_extractor_inceptionv3 import (
 )
 
 from benchmark.errors import ConfigError, DataError
-from benchmark.evaluation import Evaluator
-from benchmark.evaluation.fidelity import (
+from benchmark.evaluation.evaluator import Evaluator
+from benchmark.evaluation.extractors import (
     FEATURE_EXTRACTORS,
     WeightsSource,
-    fidelity_metrics,
     inception_cache_path,
     inception_weights,
 )
+from benchmark.evaluation.fidelity import fidelity_metrics
 
 
 class _InceptionStructure(FeatureExtractorInceptionV3):

@@ -10,7 +10,8 @@ import torch
 from benchmark.data import DATASETS, DataBundle, DataConfig, Modes, load_dataset
 from benchmark.data.mixture import MIXTURE25_CENTERS, MIXTURE25_STD
 from benchmark.errors import ConfigError
-from benchmark.evaluation import EvalConfig, Evaluator, validate_eval_config
+from benchmark.evaluation import EvalConfig, validate_eval_config
+from benchmark.evaluation.evaluator import Evaluator
 from benchmark.evaluation.modes import mode_coverage, nearest_centre
 from benchmark.models import ModelConfig, build_ali
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from eval_models import identity_ali, tiny_ali
 
-from benchmark.evaluation import Evaluator
+from benchmark.evaluation.evaluator import Evaluator
 from benchmark.evaluation.panels import PADDING, grid_to_image, tile
 
 H = W = 28

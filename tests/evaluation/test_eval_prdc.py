@@ -14,11 +14,12 @@ from eval_models import tiny_ali, tiny_encoder
 
 from benchmark.data import DATASETS
 from benchmark.errors import ConfigError
-from benchmark.evaluation import EvalConfig, Evaluator, validate_eval_config
-from benchmark.evaluation.fidelity import FEATURE_EXTRACTORS
+from benchmark.evaluation import EvalConfig, validate_eval_config
+from benchmark.evaluation.evaluator import Evaluator
+from benchmark.evaluation.extractors import FEATURE_EXTRACTORS
+from benchmark.evaluation.features import extract_features
 from benchmark.evaluation.prdc import (
     density_coverage,
-    extract_features,
     heldout_indices,
     prdc_metrics,
     precision_recall,

@@ -8,9 +8,8 @@ import torch
 from eval_models import identity_ali, tiny_ali, tiny_encoder
 from torch import nn
 
-from benchmark.evaluation import Evaluator
 from benchmark.evaluation.context import draw_per_class
-from benchmark.evaluation.evaluator import random_encoder
+from benchmark.evaluation.evaluator import Evaluator, random_encoder
 from benchmark.evaluation.probe import knn_accuracy, nearest_neighbour, probe_accuracy
 from benchmark.models import ALI
 

@@ -8,9 +8,10 @@ import pytest
 import torch
 from eval_models import identity_ali, tiny_ali
 
-from benchmark.evaluation import Evaluator
 from benchmark.evaluation.classifier import classifier_accuracy
-from benchmark.evaluation.reconstruction import mean_image_mse, mean_input, mean_squared_error
+from benchmark.evaluation.context import mean_input
+from benchmark.evaluation.evaluator import Evaluator
+from benchmark.evaluation.reconstruction import mean_image_mse, mean_squared_error
 
 
 def test_mean_squared_error_is_per_element():

@@ -10,11 +10,11 @@ import pytest
 
 from benchmark.errors import ConfigError
 from benchmark.evaluation import METRICS, Baseline, Metric, MetricKey
-from benchmark.evaluation.fidelity import FEATURE_EXTRACTORS, FeatureExtractor
+from benchmark.evaluation.declarations import declared, summary_keys
+from benchmark.evaluation.extractors import FEATURE_EXTRACTORS, FeatureExtractor
 from benchmark.evaluation.fidelity import result_keys as fidelity_keys
 from benchmark.evaluation.prdc import HELDOUT_SUFFIX
 from benchmark.evaluation.prdc import result_keys as prdc_keys
-from benchmark.evaluation.registry import declared, summary_keys
 
 
 def _metric(**keys) -> Metric:
@@ -115,7 +115,7 @@ def test_a_label_names_the_settings_from_the_params():
 
 def test_the_declarations_load_without_torch():
     """The report reads them; torch takes seconds to import and the report needs none of it."""
-    probe = ("import sys\nfrom benchmark.evaluation.registry import declared\n"
+    probe = ("import sys\nfrom benchmark.evaluation.declarations import declared\n"
              "assert declared('fid_classifier') is not None\n"
              "print(sorted(m for m in ('torch', 'torch_fidelity') if m in sys.modules))\n")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,

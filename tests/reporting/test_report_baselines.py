@@ -17,7 +17,7 @@ from report_store import (
     Logged,
 )
 
-from benchmark.evaluation.registry import declared
+from benchmark.evaluation.declarations import declared
 from benchmark.reporting import plots, tables
 from benchmark.reporting.loading import RunStore
 
@@ -65,7 +65,6 @@ def _mean(logged: Logged, config: str, key: str) -> float:
 
 
 def test_the_declared_baselines_are_the_ones_evaluation_logs() -> None:
-    from benchmark.evaluation.classifier import KEY_RECON_ACC
     from benchmark.evaluation.evaluator import KEY_CLASSIFIER_TEST_ACC
     from benchmark.evaluation.probe import (
         KEY_KNN_ACC,
@@ -73,6 +72,7 @@ def test_the_declared_baselines_are_the_ones_evaluation_logs() -> None:
         KEY_PROBE_ACC,
         KEY_PROBE_ACC_RANDOM,
     )
+    from benchmark.evaluation.recon_acc import KEY_RECON_ACC
     from benchmark.evaluation.reconstruction import KEY_RECON_MSE, KEY_RECON_MSE_MEAN_IMAGE
 
     pairs = {key: declared(key).baseline.key
@@ -90,7 +90,7 @@ def test_the_declared_baselines_are_the_ones_evaluation_logs() -> None:
 
 
 def test_every_metric_key_but_a_spread_has_an_untrained_baseline() -> None:
-    from benchmark.evaluation.registry import UNTRAINED, declared_keys
+    from benchmark.evaluation.declarations import UNTRAINED, declared_keys
 
     for found in declared_keys():
         spread = found.key.endswith("_std")

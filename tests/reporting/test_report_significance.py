@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from benchmark.errors import ConfigError
-from benchmark.evaluation.registry import MetricKey
+from benchmark.evaluation.declarations import MetricKey
 from benchmark.reporting import significance
 from benchmark.reporting.design import PAIRINGS
 from benchmark.reporting.significance import PairTest, compare, holm

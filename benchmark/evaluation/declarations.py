@@ -5,9 +5,11 @@ compute it, on which data, the keys it logs and, for each key, which way is bett
 it stands beside and how the report shows it. Validation, `--help`, MLflow and the report read
 these declarations, so a registered metric needs no other edit.
 
-This module imports neither torch nor any metric's code, so the report reads the declarations
-without loading torch. The built-in metrics register in `benchmark/evaluation/metrics.py`, with
-the same `METRICS.register` a plug-in uses.
+This is the bottom of `benchmark.evaluation`: it imports neither torch nor any metric's code, and
+no module of the package is imported by it. Each built-in metric family registers itself in its
+own module (`reconstruction.py`, `fidelity.py`, `prdc.py`, `probe.py`, `recon_acc.py`,
+`modes.py`) with the same `METRICS.register` a plug-in uses; those modules import torch only
+inside the functions that compute, so the report reads every declaration without loading torch.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from benchmark.registry import Registry
 
-if TYPE_CHECKING:
-    from benchmark.evaluation.context import EvalContext
-    from benchmark.evaluation.settings import EvalConfig
+# What compute and baseline take (`benchmark.evaluation.context.EvalContext`) and what check
+# takes (`benchmark.evaluation.settings.EvalConfig`): named, not imported, so that nothing here
+# imports the modules built on top of it.
+EvalContext = Any
+EvalConfig = Any
 
 DATA_KINDS = ("image", "points")
 AVERAGED_PREFIX = "avg_"  # avg_<kind>.<key>: the same metric, of averaged parameters
