@@ -82,6 +82,19 @@ def varying_params(data: ExperimentRuns, config_of: pd.Series) -> list[str]:
     return [c for c in params.columns if constant_inside[c] and differs_across[c]]
 
 
+def _compact(value: object) -> str:
+    """A param as a label shows it: a float to 3 significant digits (a tuned step size of
+    0.0001261647807407067 reads 0.000126), anything else as logged. Two configs that only
+    differ beyond that are told apart by their ids (see build_configs)."""
+    text = str(value)
+    if any(c in text for c in ".eE"):
+        try:
+            return f"{float(text):.3g}"
+        except ValueError:
+            pass
+    return text
+
+
 def build_configs(data: ExperimentRuns) -> Configs:
     """Group runs by config_key, name each config by its varying params, count outcomes."""
     runs = data.runs.copy()
@@ -93,8 +106,9 @@ def build_configs(data: ExperimentRuns) -> Configs:
     rows = []
     for i, key in enumerate(keys):
         values = {p: first.at[key, p] for p in varying}
-        label = (", ".join(f"{short[p]}={v}" for p, v in values.items()) if len(varying) > 1
-                 else next(iter(values.values()), "all runs"))
+        shown = {p: _compact(v) for p, v in values.items()}
+        label = (", ".join(f"{short[p]}={v}" for p, v in shown.items()) if len(varying) > 1
+                 else next(iter(shown.values()), "all runs"))
         rows.append({"config": f"C{i + 1}", "config_key": key, "label": label, **values})
     frame = pd.DataFrame(rows).set_index("config")
     repeated = frame["label"].duplicated(keep=False)  # configs whose params were not logged

@@ -138,3 +138,11 @@ def test_the_page_is_never_written_with_a_link_to_a_missing_image(tmp_path: Path
     with pytest.raises(RuntimeError, match=r"missing images: panels/C1/generation\.png$"):
         page.write_report(tmp_path, report)
     assert not (tmp_path / "index.html").exists()
+
+
+@pytest.mark.parametrize(("logged", "shown"), [
+    ("0.0001261647807407067", "0.000126"), ("1.7818109257113814e-06", "1.78e-06"),
+    ("0.001", "0.001"), ("100", "100"), ("adam", "adam"), ("none", "none"),
+    ("cycle_consistency(weight=100.0)", "cycle_consistency(weight=100.0)")])
+def test_labels_show_tuned_floats_to_three_digits(logged: str, shown: str) -> None:
+    assert tables._compact(logged) == shown
