@@ -109,7 +109,7 @@ def load_dataset(cfg: DataConfig, seed: int) -> DataBundle:
     """Load train and test of `cfg.dataset`: a train subset picked by `seed` (the test subset is
     the same for every seed), images at `image_size`.
 
-    mixture25 (points) ignores `image_size` and `channels`.
+    The 2-D mixtures (points) ignore `image_size` and `channels`.
     """
     source = DATASETS.get(cfg.dataset)
     if source.kind == IMAGE:

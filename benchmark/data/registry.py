@@ -19,7 +19,13 @@ import torch
 from benchmark.data.celeba import CelebASource
 from benchmark.data.cifar10 import Cifar10Source
 from benchmark.data.digits import DigitsSource
-from benchmark.data.mixture import Mixture25Source
+from benchmark.data.mixture import (
+    MIXTURE25_CENTERS,
+    MIXTURE25_STD,
+    RING8_CENTERS,
+    RING8_STD,
+    MixtureSource,
+)
 from benchmark.data.mnist import MnistSource
 from benchmark.data.samples import IMAGE, POINTS, Samples
 from benchmark.data.svhn import SvhnSource
@@ -74,4 +80,5 @@ DATASETS.register("mnist", MnistSource())
 DATASETS.register("cifar10", Cifar10Source())
 DATASETS.register("svhn", SvhnSource())
 DATASETS.register("celeba", CelebASource())
-DATASETS.register("mixture25", Mixture25Source())
+DATASETS.register("mixture25", MixtureSource(MIXTURE25_CENTERS, MIXTURE25_STD))
+DATASETS.register("ring8", MixtureSource(RING8_CENTERS, RING8_STD))

@@ -21,14 +21,14 @@ def _image_sizes() -> list[int]:
 @dataclass
 class DataConfig:
     dataset: str = field(default="digits", metadata={
-        "help": "dataset source (digits needs no download; mixture25 is 2-D points)",
+        "help": "dataset source (digits needs no download; mixture25 and ring8 are 2-D points)",
         "choices": _dataset_names})
     image_size: int = field(default=28, metadata={
-        "help": "images are resized to this square size once at load time (ignored by mixture25); "
+        "help": "images are resized to this square size once at load time (ignored by the 2-D mixtures); "
                 "the sizes the networks have a layer table for (models/tables.py)",
         "choices": _image_sizes})
     channels: int | None = field(default=None, metadata={
-        "help": "1 or 3 converts gray<->RGB; null keeps the dataset's own (ignored by mixture25)",
+        "help": "1 or 3 converts gray<->RGB; null keeps the dataset's own (ignored by the 2-D mixtures)",
         "choices": [1, 3]})
     train_subset: int | None = field(default=None, metadata={
         "help": "use this many training samples (null: all); the same seed picks the same ones",

@@ -1,8 +1,11 @@
-"""modes_covered and high_quality_frac: mode coverage of the 2-D mixture of Gaussians.
+"""modes_covered, high_quality_frac and modes_reverse_kl: mode coverage of a 2-D mixture.
 
 As in VEEGAN and PacGAN: a sample is of high quality when it lies within three standard
 deviations of some centre, and a mode is covered when at least `min_count` samples lie within
-three standard deviations of it. The centres and spread are the dataset's own: its source
+three standard deviations of it. PacGAN's third number, the reverse KL divergence
+KL(generated || true) of the mode histogram: every sample is assigned to its nearest centre and
+the histogram is compared with the true one (equal weights), so 0 is a perfect spread and
+log(K) all samples on one mode. The centres and spread are the dataset's own: its source
 declares them as `modes` (`benchmark.data.Modes`).
 """
 
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
 
 KEY_MODES_COVERED = "modes_covered"
 KEY_HIGH_QUALITY_FRAC = "high_quality_frac"
+KEY_REVERSE_KL = "modes_reverse_kl"
 RADIUS_IN_STD = 3.0
 
 
@@ -33,12 +37,20 @@ def nearest_centre(samples: torch.Tensor, centres: torch.Tensor
 
 def mode_coverage(samples: torch.Tensor, centres: torch.Tensor, std: float,
                   min_count: int) -> dict[str, float]:
-    """modes_covered (a count, as float) and high_quality_frac of `samples`."""
+    """modes_covered (a count, as float), high_quality_frac and modes_reverse_kl of `samples`."""
     idx, dist = nearest_centre(samples, centres)
     near = dist <= RADIUS_IN_STD * std
     counts = idx[near].bincount(minlength=len(centres))
     return {KEY_MODES_COVERED: float((counts >= min_count).sum().item()),
-            KEY_HIGH_QUALITY_FRAC: near.double().mean().item()}
+            KEY_HIGH_QUALITY_FRAC: near.double().mean().item(),
+            KEY_REVERSE_KL: reverse_kl(idx, len(centres))}
+
+
+def reverse_kl(nearest: torch.Tensor, modes: int) -> float:
+    """KL(p || uniform) of the histogram of nearest centres: sum p log(p * K), 0 log 0 = 0."""
+    p = nearest.bincount(minlength=modes).double() / len(nearest)
+    p = p[p > 0]
+    return float((p * (p * modes).log()).sum())
 
 
 def modes(ctx: EvalContext) -> dict[str, float]:
@@ -52,4 +64,5 @@ def modes(ctx: EvalContext) -> dict[str, float]:
 METRICS.register("modes", Metric(
     modes, kinds=("points",), needs_modes=True,
     keys=(MetricKey(KEY_MODES_COVERED, higher_is_better=True),
-          MetricKey(KEY_HIGH_QUALITY_FRAC, higher_is_better=True))))
+          MetricKey(KEY_HIGH_QUALITY_FRAC, higher_is_better=True),
+          MetricKey(KEY_REVERSE_KL, higher_is_better=False))))

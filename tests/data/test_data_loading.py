@@ -61,7 +61,7 @@ def test_mixture25_ignores_image_options_and_subsets() -> None:
 
 @pytest.mark.parametrize(("cfg", "pattern"), [
     (DataConfig(dataset="mnits"), r"^data\.dataset: unknown value 'mnits'; choose from: "
-                                  r"celeba, cifar10, digits, mixture25, mnist, svhn$"),
+                                  r"celeba, cifar10, digits, mixture25, mnist, ring8, svhn$"),
     (DataConfig(image_size=30), r"^data\.image_size: unknown value 30; choose from: 28, 32, 64$"),
     (DataConfig(channels=2), r"^data\.channels: unknown value 2; choose from: null, 1, 3$"),
     (DataConfig(train_subset=2000), r"^data\.train_subset: 2000 is not within the 1500 train "

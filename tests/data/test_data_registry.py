@@ -27,7 +27,7 @@ class Ramp:
 def test_built_in_sources() -> None:
     kinds = {name: source.kind for name, source in DATASETS.items()}
     assert kinds == {"digits": "image", "mnist": "image", "cifar10": "image", "svhn": "image",
-                     "celeba": "image", "mixture25": "points"}
+                     "celeba": "image", "mixture25": "points", "ring8": "points"}
     assert DATASETS["mnist"].native_channels == 1 and DATASETS["cifar10"].native_channels == 3
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from benchmark.data import MIXTURE25_CENTERS, MIXTURE25_STD
-from benchmark.data.mixture import Mixture25Source
+from benchmark.data.registry import DATASETS
 
 
 def test_centers_are_the_5x5_grid() -> None:
@@ -18,7 +18,7 @@ def test_centers_are_the_5x5_grid() -> None:
 
 
 def test_points_are_fixed_and_follow_their_components(tmp_path: Path) -> None:
-    source = Mixture25Source()
+    source = DATASETS["mixture25"]
     train = source.load(tmp_path, "train", False)
     test = source.load(tmp_path, "test", False)
     assert train.kind == "points" and train.x.shape == (50_000, 2) and test.x.shape == (5_000, 2)

@@ -1,18 +1,19 @@
-"""modes_covered and high_quality_frac on hand-made samples of the 25-Gaussian grid."""
+"""modes_covered, high_quality_frac and modes_reverse_kl on hand-made samples of the mixtures."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 import torch
 
 from benchmark.data import DATASETS, DataBundle, DataConfig, Modes, load_dataset
-from benchmark.data.mixture import MIXTURE25_CENTERS, MIXTURE25_STD
+from benchmark.data.mixture import MIXTURE25_CENTERS, MIXTURE25_STD, RING8_STD
 from benchmark.errors import ConfigError
 from benchmark.evaluation import EvalConfig, validate_eval_config
 from benchmark.evaluation.evaluator import Evaluator
-from benchmark.evaluation.modes import mode_coverage, nearest_centre
+from benchmark.evaluation.modes import mode_coverage, nearest_centre, reverse_kl
 from benchmark.models import ModelConfig, build_ali
 
 STD = MIXTURE25_STD
@@ -43,7 +44,25 @@ def test_all_modes_covered_by_the_real_mixture_and_none_by_a_point():
     out = mode_coverage(real, MIXTURE25_CENTERS, STD, min_count=20)
     assert out["modes_covered"] == 25.0 and out["high_quality_frac"] > 0.98
     collapsed = mode_coverage(torch.zeros(2500, 2), MIXTURE25_CENTERS, STD, min_count=20)
-    assert collapsed == {"modes_covered": 1.0, "high_quality_frac": 1.0}
+    assert collapsed["modes_covered"] == 1.0 and collapsed["high_quality_frac"] == 1.0
+    # reverse KL of the mode histogram: ~0 for the real mixture, log 25 all on one mode
+    assert out["modes_reverse_kl"] == pytest.approx(0.0, abs=1e-12)  # exactly 100 a mode
+    assert collapsed["modes_reverse_kl"] == pytest.approx(math.log(25))
+
+
+def test_reverse_kl_of_half_the_modes_is_log_2():
+    nearest = torch.arange(4).repeat(50)  # 4 of 8 modes, evenly
+    assert reverse_kl(nearest, 8) == pytest.approx(math.log(2))
+
+
+def test_the_ring_is_pacgans_eight_gaussians_on_the_unit_circle():
+    ring = load_dataset(DataConfig(dataset="ring8", test_subset=800), seed=0)
+    assert ring.modes is not None and ring.modes.std == RING8_STD == 0.01
+    radii = ring.modes.centres.norm(dim=1)
+    assert torch.allclose(radii, torch.ones(8)) and len(ring.modes.centres) == 8
+    out = mode_coverage(ring.test.x, ring.modes.centres, ring.modes.std, min_count=20)
+    assert out["modes_covered"] == 8.0 and out["high_quality_frac"] > 0.98
+    assert out["modes_reverse_kl"] < 0.01
 
 
 def test_nearest_centre():
@@ -62,7 +81,8 @@ def test_evaluator_on_points_runs_modes_and_recon_and_draws_a_scatter(tmp_path):
     ali = build_ali(ModelConfig(z_dim=2, hidden=32), (2,))
     evaluator = Evaluator(cfg, data, torch.device("cpu"))
     out = evaluator.evaluate(ali)
-    assert set(out) == {"recon_mse", "recon_mse_mean", "modes_covered", "high_quality_frac"}
+    assert set(out) == {"recon_mse", "recon_mse_mean", "modes_covered", "high_quality_frac",
+                        "modes_reverse_kl"}
     assert 0.0 <= out["modes_covered"] <= 25.0
     assert set(evaluator.baselines()) == {"recon_mse_mean_image"}
     panels = evaluator.panels(ali)
@@ -92,9 +112,10 @@ def test_the_modes_are_the_datasets_own(tmp_path):
     far = _points(Modes(torch.tensor([[1e3, 1e3]]), 0.05))
     wide = _points(Modes(torch.tensor([[1e3, 1e3], [0.0, 0.0]]), 1e6))
     assert Evaluator(cfg, far, torch.device("cpu")).evaluate(ali) == {
-        "modes_covered": 0.0, "high_quality_frac": 0.0}
+        "modes_covered": 0.0, "high_quality_frac": 0.0, "modes_reverse_kl": 0.0}  # one mode
     assert Evaluator(cfg, wide, torch.device("cpu")).evaluate(ali) == {
-        "modes_covered": 1.0, "high_quality_frac": 1.0}  # every sample is nearer (0, 0)
+        "modes_covered": 1.0, "high_quality_frac": 1.0,  # every sample is nearer (0, 0)
+        "modes_reverse_kl": pytest.approx(math.log(2))}  # all on one of two modes
 
 
 class _RingSource:
