@@ -5,6 +5,7 @@ one run are one run (same run key).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from benchmark.run_config import (
     run_key,
     validate_run,
 )
-from benchmark.validation import from_dict, key_text, merge, to_nested
+from benchmark.validation import from_dict, key_text, merge, section_values, to_nested
 
 GRID_KEYS = ("name", "description", "base", "axes", "runs", "exclude", "references",
              "reference", "compare", "effects")
@@ -52,8 +53,12 @@ def _flatten_raw(raw: dict, prefix: str = "") -> dict:
 
 
 def _dotted(cfg: Any, key: str) -> Any:
+    """The value at a dotted key as the config is written (an optimizer's options beside the
+    section's fields); None where this config has no such key (another optimizer's option)."""
     for part in key.split("."):
-        cfg = getattr(cfg, part)
+        if not dataclasses.is_dataclass(cfg):
+            return None
+        cfg = section_values(cfg).get(part)
     return cfg
 
 

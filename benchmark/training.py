@@ -144,7 +144,7 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
     sampler = BatchSampler(data.train, cfg.data.batch_size, cfg.seed)
     game = Game(ali, stabilizers, lambda: sampler.next()[0], device,
                 OBJECTIVES.get(cfg.train.objective))
-    scheme = SCHEMES[cfg.scheme.name](cfg.scheme.d_steps, cfg.scheme.resample)
+    scheme = SCHEMES[cfg.scheme.name](cfg.scheme.options)
     players = Players(game, opt_d, opt_g)
     protocol = ScoringProtocol(cfg.eval.bn_stats, statistics)
     evaluator = Evaluator(cfg.eval, data, device,

@@ -61,7 +61,7 @@ def test_paper_grid_is_the_seed_reports_table_1():
     assert sorted(r.seed for r in grid.runs) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     for r in grid.runs:
         assert (r.data.batch_size, r.data.image_size, r.model.width) == (100, 28, 1.0)
-        assert (r.optim.name, r.optim.beta1, r.optim.beta2) == ("adam", 0.5, 0.999)
+        assert (r.optim.name, r.optim.options.beta1, r.optim.options.beta2) == ("adam", 0.5, 0.999)
 
 
 @pytest.mark.parametrize("path", GRIDS, ids=[p.stem for p in GRIDS])
