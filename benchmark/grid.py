@@ -14,7 +14,13 @@ from typing import Any
 import yaml
 
 from benchmark.errors import ConfigError
-from benchmark.grid_design import Design, parse_compare, parse_effects, parse_references
+from benchmark.grid_design import (
+    Design,
+    parse_compare,
+    parse_effects,
+    parse_headline,
+    parse_references,
+)
 from benchmark.grid_yaml import MAX_DEPTH, GridLoader, SpelledFloat, read_grid_file
 from benchmark.run_config import (
     RunConfig,
@@ -28,7 +34,7 @@ from benchmark.run_config import (
 from benchmark.validation import from_dict, key_text, merge, section_values, to_nested
 
 GRID_KEYS = ("name", "description", "base", "axes", "runs", "exclude", "references",
-             "reference", "compare", "effects")
+             "reference", "compare", "effects", "headline")
 MAX_VALUES = 100_000  # values a grid may expand to once YAML aliases are followed
 
 
@@ -159,7 +165,8 @@ def expand_grid(raw: Any, source: str = "grid", overrides: dict | None = None) -
     runs = label_varying(runs)  # names tell apart every config of the grid
     design = Design(reference_key=_reference_key(raw.get("reference"), runs),
                     compare=parse_compare(raw.get("compare")),
-                    effects=parse_effects(raw.get("effects")))
+                    effects=parse_effects(raw.get("effects")),
+                    headline=parse_headline(raw.get("headline")))
     return Grid(name, None, runs, references, str(_as_text(raw.get("description")) or ""),
                 design)
 
