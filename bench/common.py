@@ -88,7 +88,7 @@ def bare_step(model: ModelConfig, shape: tuple[int, ...], batch: torch.Tensor,
     make = make_optimizer or (lambda params, lr: build_optimizer(optimizer, params, lr))
     players = Players(game, make(ali.discriminator_parameters(), lr_d),
                       make(ali.generator_parameters(), lr_g))
-    update = SCHEMES[scheme](1, True)
+    update = SCHEMES[scheme]()  # its default options (alternating: 1 D step)
     return BareStep(ali, players, lambda: update.step(players))
 
 

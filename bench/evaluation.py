@@ -46,7 +46,7 @@ def training_step(model: ModelConfig, shape: tuple, data, batch: int) -> Callabl
     game = Game(ali, [], lambda: sampler.next()[0], torch.device("cpu"))
     players = Players(game, build_optimizer("adam", ali.discriminator_parameters(), 1e-5),
                       build_optimizer("adam", ali.generator_parameters(), 2e-4))
-    scheme = SCHEMES["alternating"](1, True)
+    scheme = SCHEMES["alternating"]()  # 1 D step
     return lambda: scheme.step(players)
 
 

@@ -83,7 +83,8 @@ def build_variant(scheme: str, name: str, resample: bool, model: ModelConfig, sh
     game = Game(ali, [], lambda: sampler.next()[0], torch.device("cpu"))
     players = Players(game, build_optimizer(name, ali.discriminator_parameters(), LR),
                       build_optimizer(name, ali.generator_parameters(), LR))
-    update: UpdateScheme = SCHEMES[scheme](1, resample)
+    cls = SCHEMES[scheme]
+    update: UpdateScheme = cls(resample=resample) if cls.needs_extragradient else cls()
     label = f"{scheme:<13} {name:<16}"
     if SCHEMES[scheme].needs_extragradient and not one_gradient(name):
         label += " resample" if resample else " reuse"

@@ -5,6 +5,7 @@ one run are one run (same run key).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,13 @@ from typing import Any
 import yaml
 
 from benchmark.errors import ConfigError
-from benchmark.grid_design import Design, parse_compare, parse_effects, parse_references
+from benchmark.grid_design import (
+    Design,
+    parse_compare,
+    parse_effects,
+    parse_headline,
+    parse_references,
+)
 from benchmark.grid_yaml import MAX_DEPTH, GridLoader, SpelledFloat, read_grid_file
 from benchmark.run_config import (
     RunConfig,
@@ -24,10 +31,10 @@ from benchmark.run_config import (
     run_key,
     validate_run,
 )
-from benchmark.validation import from_dict, key_text, merge, to_nested
+from benchmark.validation import from_dict, key_text, merge, section_values, to_nested
 
 GRID_KEYS = ("name", "description", "base", "axes", "runs", "exclude", "references",
-             "reference", "compare", "effects")
+             "reference", "compare", "effects", "headline")
 MAX_VALUES = 100_000  # values a grid may expand to once YAML aliases are followed
 
 
@@ -52,8 +59,12 @@ def _flatten_raw(raw: dict, prefix: str = "") -> dict:
 
 
 def _dotted(cfg: Any, key: str) -> Any:
+    """The value at a dotted key as the config is written (an optimizer's options beside the
+    section's fields); None where this config has no such key (another optimizer's option)."""
     for part in key.split("."):
-        cfg = getattr(cfg, part)
+        if not dataclasses.is_dataclass(cfg):
+            return None
+        cfg = section_values(cfg).get(part)
     return cfg
 
 
@@ -154,7 +165,8 @@ def expand_grid(raw: Any, source: str = "grid", overrides: dict | None = None) -
     runs = label_varying(runs)  # names tell apart every config of the grid
     design = Design(reference_key=_reference_key(raw.get("reference"), runs),
                     compare=parse_compare(raw.get("compare")),
-                    effects=parse_effects(raw.get("effects")))
+                    effects=parse_effects(raw.get("effects")),
+                    headline=parse_headline(raw.get("headline")))
     return Grid(name, None, runs, references, str(_as_text(raw.get("description")) or ""),
                 design)
 

@@ -15,6 +15,7 @@ may declare, e.g., the ALI paper's 13.4 ± 5.8 of 25 modes on the mixture, and i
     reference: {optim.name: adam, stabilizers: []}
     compare: reference        # every other config against the reference (default); or `all`
     effects: {fid_classifier: 5, recon_mse: 0.005}   # the smallest difference that matters
+    headline: fid_classifier  # the metric the report's curves follow (default recon_mse)
 
 `where` selects the configs a reference applies to by their MLflow params. The runner records
 the design as tags on every training run (`Design.tags`), so a report from the store or from
@@ -144,7 +145,9 @@ def parse_references(raw: object) -> list[Reference]:
 TAG_REFERENCE = "alibench.reference_config"  # the reference config's config_key
 TAG_COMPARE = "alibench.compare"  # a PAIRINGS name
 TAG_EFFECTS = "alibench.effects"  # JSON {metric key: smallest difference that matters}
+TAG_HEADLINE = "alibench.headline"  # the study's headline metric key, when the grid names one
 DEFAULT_COMPARE = "reference"
+DEFAULT_HEADLINE = "recon_mse"  # the suite's question: does ALI learn inference
 
 Pairs = list[tuple[str, str]]
 PAIRINGS: Registry[Callable[[Sequence[str], str | None], Pairs]] = Registry(
@@ -160,12 +163,14 @@ class Design:
     """The comparisons of one report. `reference_key`: the reference config's config_key (from
     the runner's tags or a grid); `reference_where`: params it must have (from --reference),
     matched as logged. `compare`: a PAIRINGS name. `effects`: metric key -> smallest difference
-    that matters; an interval wider than it is not evidence of "no difference"."""
+    that matters; an interval wider than it is not evidence of "no difference". `headline`: the
+    metric key the report's curves follow (None: DEFAULT_HEADLINE)."""
 
     reference_key: str | None = None
     reference_where: Mapping[str, Scalar] = field(default_factory=dict)
     compare: str = DEFAULT_COMPARE
     effects: Mapping[str, float] = field(default_factory=dict)
+    headline: str | None = None
 
     def tags(self) -> dict[str, str]:
         """The design as MLflow tags of a training run (what `from_tags` reads back)."""
@@ -174,18 +179,22 @@ class Design:
             out[TAG_REFERENCE] = self.reference_key
         if self.effects:
             out[TAG_EFFECTS] = json.dumps(dict(sorted(self.effects.items())))
+        if self.headline:
+            out[TAG_HEADLINE] = self.headline
         return out
 
     def to_json(self) -> str:
-        return json.dumps({"reference_key": self.reference_key,
-                           "reference_where": dict(self.reference_where),
-                           "compare": self.compare, "effects": dict(self.effects)},
-                          sort_keys=True)
+        raw = {"reference_key": self.reference_key, "reference_where": dict(self.reference_where),
+               "compare": self.compare, "effects": dict(self.effects)}
+        if self.headline:  # absent otherwise: files written before it read the same
+            raw["headline"] = self.headline
+        return json.dumps(raw, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Design:
         raw = json.loads(text)
-        return cls(raw["reference_key"], raw["reference_where"], raw["compare"], raw["effects"])
+        return cls(raw["reference_key"], raw["reference_where"], raw["compare"], raw["effects"],
+                   raw.get("headline"))
 
 
 def parse_compare(value: object, at: str = "compare") -> str:
@@ -217,6 +226,16 @@ def parse_effects(raw: object, at: str = "effects") -> dict[str, float]:
     return out
 
 
+def parse_headline(value: object, at: str = "headline") -> str | None:
+    """A metric key some metric declares (`fid_classifier` matches `fid_*`), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or declared(value) is None:
+        patterns = ", ".join(dict.fromkeys(k.key for k in declared_keys()))
+        raise ConfigError(f"{at}: {value!r} is not a declared metric key; declared: {patterns}")
+    return value
+
+
 def parse_reference_args(pairs: Sequence[str]) -> dict[str, Scalar]:
     """`--reference optim.name=adam` pairs, values read as the grid file reads them (1e-3 is a
     number)."""
@@ -235,16 +254,18 @@ def parse_reference_args(pairs: Sequence[str]) -> dict[str, Scalar]:
 def from_tags(tags: Sequence[Mapping[str, str]]) -> Design | None:
     """The design the runner recorded on the runs (None when none did); runs of two designs
     (the grid file changed between invocations) are one line asking for --reference."""
-    seen = {tuple(t.get(k) for k in (TAG_REFERENCE, TAG_COMPARE, TAG_EFFECTS)) for t in tags}
-    seen.discard((None, None, None))
+    seen = {tuple(t.get(k) for k in (TAG_REFERENCE, TAG_COMPARE, TAG_EFFECTS, TAG_HEADLINE))
+            for t in tags}
+    seen.discard((None, None, None, None))
     if not seen:
         return None
     if len(seen) > 1:
         refs = sorted(str(s[0]) for s in seen)
         raise ConfigError(f"{TAG_REFERENCE}: the runs record {len(seen)} designs (reference "
                           f"configs {', '.join(refs)}); pass --grid or --reference")
-    reference, compare, effects = seen.pop()
+    reference, compare, effects, headline = seen.pop()
     return Design(reference, {}, parse_compare(compare, TAG_COMPARE),
-                  parse_effects(json.loads(effects) if effects else None, TAG_EFFECTS))
+                  parse_effects(json.loads(effects) if effects else None, TAG_EFFECTS),
+                  parse_headline(headline, TAG_HEADLINE))
 
 

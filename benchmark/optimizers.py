@@ -1,9 +1,10 @@
 """The benchmark's optimizers by name, and the config's `optim` section that picks one.
 
 An entry of `OPTIMIZERS` is an `OptimizerSpec`: the optimizer class (from `optim/`, torch or a
-plug-in), the hyperparameters it takes from the `optim` section as `Option`s (default, bounds,
-help, how a run name shows it) and how they become its constructor's arguments. Adding an
-optimizer, even one with a hyperparameter no other has, is that one `OPTIMIZERS.register` call:
+plug-in), its `Options` dataclass (the hyperparameters it takes from the `optim` section, each a
+field with its default, help, bounds and, in `label`, how a run name shows it: the stabilizers'
+and schemes' pattern) and how they become its constructor's arguments. Adding an optimizer, even
+one with a hyperparameter no other has, is that dataclass and one `OPTIMIZERS.register` call:
 its options become keys of the `optim` section, validated, in the run key, the params and the run
 name, and reach its constructor. The paper's defaults (Adam betas 0.5, 0.999) live here, not in
 `optim/`, which stays a plain torch-optimizer package.
@@ -15,15 +16,22 @@ momentum is allowed only under the schemes a spec lists (Gidel et al. 2019: alte
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
 from benchmark.errors import ConfigError
 from benchmark.registry import Registry
-from benchmark.validation import check_value, key_text
+from benchmark.validation import (
+    declared_fields,
+    non_default_labels,
+    option_types,
+    parse_entry_options,
+    same_declaration,
+)
 from optim import (
     AVERAGE_KINDS,
     ExtraAdam,
@@ -36,66 +44,44 @@ from optim import (
     SignedMomentumSGD,
 )
 
-OPTION_TYPES = (bool, int, float, str)
+# The options of the built-in optimizers; an option two optimizers share is one declaration
+# (a shared base dataclass, or one metadata mapping), as `_check_spec` requires.
+MOMENTS_ON_EXTRAPOLATION = {
+    "help": "extragradient optimizers: whether moments (Adam) or momentum (SGD) also advance on "
+            "the extrapolation; published code does both",
+    "label": lambda v: "moments" if v else "nomoments"}
 
 
-@dataclass(frozen=True)
-class Option:
-    """One hyperparameter an optimizer takes from the `optim` section. Its type is its
-    default's; `label(value)` is how a run name shows a value other than the default
-    (default: `<name><value>`, `no<name>` for a false flag)."""
-
-    default: bool | int | float | str
-    help: str
-    min: float | None = None
-    max: float | None = None
-    gt: float | None = None
-    choices: tuple | None = None
-    label: Callable[[Any], str] | None = None
-
-    def __post_init__(self) -> None:
-        if type(self.default) not in OPTION_TYPES or not self.help:
-            raise ValueError(f"an Option needs a default of type bool, int, float or str and a "
-                             f"help line, got {self.default!r}, {self.help!r}")
-
-    def metadata(self) -> dict[str, Any]:
-        """The bounds as settings-field metadata (docs/CONTRACTS.md), for the validation leaf."""
-        meta = {"min": self.min, "max": self.max, "gt": self.gt, "choices": self.choices}
-        return {"help": self.help, **{k: v for k, v in meta.items() if v is not None}}
-
-    def check(self, path: str, value: Any) -> Any:
-        """The value as its type (1 -> 1.0 for a float), or a one-line ConfigError."""
-        return check_value(path, value, type(self.default), self.metadata())
-
-    def show(self, name: str, value: Any) -> str:
-        if self.label is not None:
-            return self.label(value)
-        if isinstance(value, bool):
-            return name if value else f"no{name}"
-        return f"{name}{value:g}" if isinstance(value, (int, float)) else f"{name}_{value}"
+@dataclass
+class NoOptions:
+    """An optimizer that takes nothing beyond the learning rates."""
 
 
-# The options of the built-in optimizers; an option two optimizers share is one declaration.
-BETA1 = Option(0.5, "Adam's first moment decay (the ALI paper's 0.5)", min=0.0, max=0.999999)
-BETA2 = Option(0.999, "Adam's second moment decay (the paper's 'beta2 = 1e-3' is 1 - 0.999)",
-               min=0.0, max=0.999999)
-MOMENTUM = Option(0.0, "heavy-ball momentum; negative (Gidel et al. 2019) only for sgd under the "
-                       "alternating scheme", min=-0.999999, max=0.999999,
-                  label=lambda v: f"mom{v:g}")
-MOMENTS_ON_EXTRAPOLATION = Option(
-    True, "extragradient optimizers: whether moments (Adam) or momentum (SGD) also advance on "
-          "the extrapolation; published code does both",
-    label=lambda v: "moments" if v else "nomoments")
-
-# Every run key has carried these four since the options were fixed fields of the section; they
-# stay in every key (at their defaults when the optimizer ignores them) so old keys still match.
-# Any other option enters the key only for the optimizers that take it.
-ALWAYS_KEYED = {"beta1": BETA1, "beta2": BETA2, "momentum": MOMENTUM,
-                "moments_on_extrapolation": MOMENTS_ON_EXTRAPOLATION}
+@dataclass
+class AdamOptions:
+    beta1: float = field(default=0.5, metadata={
+        "help": "Adam's first moment decay (the ALI paper's 0.5)", "min": 0.0, "max": 0.999999})
+    beta2: float = field(default=0.999, metadata={
+        "help": "Adam's second moment decay (the paper's 'beta2 = 1e-3' is 1 - 0.999)",
+        "min": 0.0, "max": 0.999999})
 
 
-def _same_names(options: dict[str, Any]) -> dict[str, Any]:
-    return dict(options)
+@dataclass
+class MomentumOptions:
+    momentum: float = field(default=0.0, metadata={
+        "help": "heavy-ball momentum; negative (Gidel et al. 2019) only for sgd under the "
+                "alternating scheme", "min": -0.999999, "max": 0.999999,
+        "label": lambda v: f"mom{v:g}"})
+
+
+@dataclass
+class ExtraSGDOptions(MomentumOptions):
+    moments_on_extrapolation: bool = field(default=True, metadata=MOMENTS_ON_EXTRAPOLATION)
+
+
+@dataclass
+class ExtraAdamOptions(AdamOptions):
+    moments_on_extrapolation: bool = field(default=True, metadata=MOMENTS_ON_EXTRAPOLATION)
 
 
 def betas(options: dict[str, Any]) -> dict[str, Any]:
@@ -104,14 +90,18 @@ def betas(options: dict[str, Any]) -> dict[str, Any]:
     return {"betas": (options["beta1"], options["beta2"]), **rest}
 
 
+def _same_names(options: dict[str, Any]) -> dict[str, Any]:
+    return dict(options)
+
+
 @dataclass(frozen=True)
 class OptimizerSpec:
-    """How to build one optimizer: its class, the options it takes, how they become its
+    """How to build one optimizer: its class, its `Options` dataclass, how they become its
     keyword arguments (default: by the same names), and the schemes under which its momentum
     may be negative (none: momentum >= 0 only)."""
 
     cls: type[torch.optim.Optimizer]
-    options: dict[str, Option] = field(default_factory=dict)
+    Options: type = NoOptions
     kwargs: Callable[[dict[str, Any]], dict[str, Any]] = _same_names
     negative_momentum_schemes: tuple[str, ...] = ()
 
@@ -129,28 +119,32 @@ def _check_spec(name: str, spec: OptimizerSpec) -> None:
     if not isinstance(spec, OptimizerSpec) or not (
             isinstance(spec.cls, type) and issubclass(spec.cls, torch.optim.Optimizer)):
         raise TypeError(f"optimizer {name!r} needs an OptimizerSpec of a torch Optimizer")
-    declared = declared_options()
-    for option, declaration in spec.options.items():
-        if not isinstance(declaration, Option) or not option.isidentifier():
-            raise TypeError(f"optimizer {name!r}: option {option!r} must be an identifier "
-                            f"mapped to an Option")
+    if not dataclasses.is_dataclass(spec.Options):
+        raise TypeError(f"optimizer {name!r}: its Options must be a dataclass")
+    declared = declared_fields(_options_classes())
+    for option, declaration in option_types(spec.Options).items():
+        if declaration[0] not in (bool, int, float, str) or not declaration[1].metadata.get("help"):
+            raise TypeError(f"optimizer {name!r}: option {option!r} needs a bool, int, float or "
+                            f"str type and a help line")
         if option in GENERAL_FIELDS:
             raise ValueError(f"optimizer {name!r}: option {option!r} is already a field of "
                              f"the optim section")
-        if option in declared and declared[option] != declaration:
+        if option in declared and not same_declaration(declared[option], declaration):
             raise ValueError(f"optimizer {name!r}: option {option!r} is declared differently "
-                             f"by another optimizer; share one Option")
+                             f"by another optimizer; share one declaration")
 
 
 OPTIMIZERS: Registry[OptimizerSpec] = Registry("optimizer", "optim.name", check=_check_spec)
 
 
-def declared_options() -> dict[str, Option]:
-    """Every option some registered optimizer takes: the `optim` section's extra keys."""
-    declared = dict(ALWAYS_KEYED)
-    for _, spec in OPTIMIZERS.items():
-        declared.update(spec.options)
-    return declared
+def _options_classes() -> dict[str, type]:
+    return {n: spec.Options for n, spec in OPTIMIZERS.items()}
+
+
+def declared_options() -> dict[str, Any]:
+    """Every option some registered optimizer takes: the `optim` section's extra keys, each
+    with its default."""
+    return {k: f.default for k, (_, f) in declared_fields(_options_classes()).items()}
 
 
 def names_for(extragradient: bool) -> list[str]:
@@ -163,25 +157,10 @@ def is_extragradient(name: str, field: str = "optim.name") -> bool:
     return OPTIMIZERS.get(name, field).extragradient
 
 
-def canonical_options(name: str, given: dict[str, Any]) -> dict[str, Any]:
-    """The `optim` section's optimizer options in one form: each given value checked and of its
-    type, the always-keyed ones and those optimizer `name` takes filled with their defaults, an
-    option it ignores kept only when not at its default (`check_optimizer` then refuses it)."""
-    declared = declared_options()
-    checked = {}
-    for option, value in given.items():
-        if option not in declared:
-            raise ConfigError(f"optim.{key_text(option)}: unknown key; valid keys here: "
-                              f"{', '.join([*GENERAL_FIELDS, *sorted(declared)])}")
-        checked[option] = declared[option].check(f"optim.{option}", value)
-    taken = OPTIMIZERS[name].options if name in OPTIMIZERS else {}
-    out = {}
-    for option in sorted(declared):
-        if option in ALWAYS_KEYED or option in taken:
-            out[option] = checked.get(option, declared[option].default)
-        elif option in checked and checked[option] != declared[option].default:
-            out[option] = checked[option]
-    return out
+def parse_options(name: str, given: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Optimizer `name`'s `Options` from the `optim` section's keys `given`, and the options
+    only other optimizers take given at a value other than their default (`ignored`)."""
+    return parse_entry_options("optim", _options_classes(), name, given, GENERAL_FIELDS)
 
 
 def check_optimizer(name: str, options: dict[str, Any], scheme: str | None = None,
@@ -190,11 +169,12 @@ def check_optimizer(name: str, options: dict[str, Any], scheme: str | None = Non
     default, and negative momentum must fit the optimizer and (when given) the scheme."""
     spec = OPTIMIZERS.get(name, field)
     declared = declared_options()
+    own = [f.name for f in dataclasses.fields(spec.Options)]
     for option, value in options.items():
-        if option not in spec.options and value != declared[option].default:
-            takes = ", ".join(["lr_g", "lr_d", *spec.options])
+        if option not in own and value != declared[option]:
+            takes = ", ".join(["lr_g", "lr_d", *own])
             raise ConfigError(f"optim.{option}: value {value!r} has no effect with {field} "
-                              f"{name!r}; leave it at {declared[option].default!r} ({name} "
+                              f"{name!r}; leave it at {declared[option]!r} ({name} "
                               f"takes: {takes})")
     momentum = options.get("momentum", 0.0)
     allowed = spec.negative_momentum_schemes
@@ -204,17 +184,18 @@ def check_optimizer(name: str, options: dict[str, Any], scheme: str | None = Non
         where = f"{field} {name!r}" + (f" and scheme.name {scheme!r}" if scheme else "")
         raise ConfigError(f"optim.momentum: negative value {momentum!r} does not fit {where}; "
                           f"negative momentum (Gidel et al. 2019) fits only: {', '.join(takers)}")
-    return {option: options.get(option, d.default) for option, d in spec.options.items()}
+    return {option: options.get(option, declared[option]) for option in own}
 
 
 def build_optimizer(name: str, params: Iterable[torch.Tensor] | Iterable[dict[str, Any]],
-                    lr: float, options: dict[str, Any] | None = None,
+                    lr: float, options: Any = None,
                     field: str = "optim.name") -> torch.optim.Optimizer:
-    """Build optimizer `name` over `params` with the `optim` options given (the rest at their
-    defaults); `field` names the config field in errors."""
+    """Build optimizer `name` over `params` with the options given (its `Options`, or `optim`
+    keys as a mapping; the rest at their defaults); `field` names the config field in errors."""
     spec = OPTIMIZERS.get(name, field)
-    given = canonical_options(name, options or {})
-    taken = check_optimizer(name, given, field=field)
+    given = dataclasses.asdict(options) if dataclasses.is_dataclass(options) else options
+    chosen, ignored = parse_options(name, given or {})
+    taken = check_optimizer(name, {**dataclasses.asdict(chosen), **ignored}, field=field)
     return spec.cls(params, lr=lr, **spec.kwargs(taken))
 
 
@@ -242,33 +223,41 @@ class OptimConfig:
     lookahead_alpha: float = field(default=0.5, metadata={
         "help": "lookahead-minmax: slow <- slow + alpha (fast - slow) at each pull",
         "gt": 0.0, "max": 1.0})
-    options: dict = field(default_factory=dict, metadata={
+    options: Any = field(default=None, metadata={
         "help": "the optimizer's own hyperparameters, written beside the fields above "
-                "(`optim.beta1`, `optim.momentum`, ...): each optimizer's `OptimizerSpec` "
-                "declares them", "rest": True})
+                "(`optim.beta1`, `optim.momentum`, ...): its `Options` dataclass, declared by "
+                "its `OptimizerSpec`", "entry_options": True})
+    ignored: dict = field(default_factory=dict, init=False, repr=False)
+
+    # Every run key (and the params) has carried the first release's four options (beta1, beta2,
+    # momentum, moments_on_extrapolation) since they were fixed fields of the section: they stay
+    # written, at their defaults when the optimizer takes no such option, so existing keys still
+    # find their runs. An option declared since enters only the keys of the optimizers taking it.
+    WRITTEN_SINCE_FIRST_RELEASE: ClassVar[dict[str, Any]] = {
+        **dataclasses.asdict(ExtraAdamOptions()), **dataclasses.asdict(ExtraSGDOptions())}
 
     def __post_init__(self) -> None:
-        # Held canonical, so the run key, the params and the run name see one form.
-        self.options = canonical_options(self.name, self.options)
+        # A mapping of `optim` keys (from `from_dict`), the options of another optimizer (after
+        # `dataclasses.replace(name=...)`) or nothing: read as written, into this optimizer's.
+        given = self.options if isinstance(self.options, dict) else (
+            {} if self.options is None else {**dataclasses.asdict(self.options), **self.ignored})
+        self.options, self.ignored = parse_options(self.name, given)
 
-    def __getattr__(self, name: str) -> Any:
-        """An option reads like a field: `cfg.optim.beta1`, `cfg.optim.momentum`."""
-        options = self.__dict__.get("options")
-        if options is not None and name in options:
-            return options[name]
-        declared = declared_options()
-        if not name.startswith("_") and name in declared:
-            return declared[name].default
-        raise AttributeError(f"OptimConfig has no field or option {name!r}")
+    def written_options(self) -> dict[str, Any]:
+        """The options as the section is written out (run key, params, `exclude` rules)."""
+        written = {**self.WRITTEN_SINCE_FIRST_RELEASE, **dataclasses.asdict(self.options),
+                   **self.ignored}
+        return dict(sorted(written.items()))
 
 
-GENERAL_FIELDS = [f for f in OptimConfig.__dataclass_fields__ if f != "options"]
+GENERAL_FIELDS = [f.name for f in dataclasses.fields(OptimConfig)
+                  if f.init and f.name != "options"]
 
 
 def validate_optim(cfg: OptimConfig, scheme: str) -> None:
     """The checks across the section's fields: options against the optimizer and the scheme,
     lookahead's alpha only with lookahead on, each average listed once."""
-    check_optimizer(cfg.name, cfg.options, scheme=scheme)
+    check_optimizer(cfg.name, cfg.written_options(), scheme=scheme)
     alpha_default = OptimConfig.__dataclass_fields__["lookahead_alpha"].default
     if cfg.lookahead_k == 0 and cfg.lookahead_alpha != alpha_default:
         raise ConfigError(f"optim.lookahead_alpha: value {cfg.lookahead_alpha!r} has no effect "
@@ -281,27 +270,18 @@ def validate_optim(cfg: OptimConfig, scheme: str) -> None:
 def option_labels(cfg: OptimConfig, flags: bool | None = None) -> list[str]:
     """How a run name shows the options its optimizer takes that are not at their defaults
     (only the true/false ones, or only the others, when `flags` says so)."""
-    spec = OPTIMIZERS[cfg.name]
-    return [option.show(name, cfg.options[name]) for name, option in spec.options.items()
-            if cfg.options[name] != option.default
-            and (flags is None or isinstance(option.default, bool) == flags)]
+    return non_default_labels(cfg.options, flags)
 
 
 for _name, _spec in {
-    "sgd": OptimizerSpec(SignedMomentumSGD, {"momentum": MOMENTUM},
+    "sgd": OptimizerSpec(SignedMomentumSGD, MomentumOptions,
                          negative_momentum_schemes=("alternating",)),
-    "adam": OptimizerSpec(torch.optim.Adam, {"beta1": BETA1, "beta2": BETA2}, betas),
+    "adam": OptimizerSpec(torch.optim.Adam, AdamOptions, betas),
     "optimistic_sgd": OptimizerSpec(OptimisticSGD),
-    "optimistic_adam": OptimizerSpec(OptimisticAdam, {"beta1": BETA1, "beta2": BETA2}, betas),
-    "extra_sgd": OptimizerSpec(ExtraSGD, {"momentum": MOMENTUM,
-                                          "moments_on_extrapolation": MOMENTS_ON_EXTRAPOLATION}),
-    "past_extra_sgd": OptimizerSpec(PastExtraSGD, {
-        "momentum": MOMENTUM, "moments_on_extrapolation": MOMENTS_ON_EXTRAPOLATION}),
-    "extra_adam": OptimizerSpec(ExtraAdam, {
-        "beta1": BETA1, "beta2": BETA2, "moments_on_extrapolation": MOMENTS_ON_EXTRAPOLATION},
-        betas),
-    "past_extra_adam": OptimizerSpec(PastExtraAdam, {
-        "beta1": BETA1, "beta2": BETA2, "moments_on_extrapolation": MOMENTS_ON_EXTRAPOLATION},
-        betas),
+    "optimistic_adam": OptimizerSpec(OptimisticAdam, AdamOptions, betas),
+    "extra_sgd": OptimizerSpec(ExtraSGD, ExtraSGDOptions),
+    "past_extra_sgd": OptimizerSpec(PastExtraSGD, ExtraSGDOptions),
+    "extra_adam": OptimizerSpec(ExtraAdam, ExtraAdamOptions, betas),
+    "past_extra_adam": OptimizerSpec(PastExtraAdam, ExtraAdamOptions, betas),
 }.items():
     OPTIMIZERS.register(_name, _spec)

@@ -28,6 +28,7 @@ from benchmark.reporting.design import (
     Design,
     parse_compare,
     parse_effects,
+    parse_headline,
     parse_reference_args,
 )
 from benchmark.reporting.references import Reference, parse_references
@@ -55,14 +56,15 @@ def grid_design(path: str) -> Design | None:
     """The grid's comparison design (None when it states none). A `reference:` is resolved by
     expanding the grid as the runner does (this loads torch), so it names the same config."""
     raw = read_grid_file(path)
-    if not any(k in raw for k in ("reference", "compare", "effects")):
+    if not any(k in raw for k in ("reference", "compare", "effects", "headline")):
         return None
     if "reference" in raw:
         from benchmark.grid import load_grid
 
         return load_grid(path).design
     return Design(compare=parse_compare(raw.get("compare")),
-                  effects=parse_effects(raw.get("effects")))
+                  effects=parse_effects(raw.get("effects")),
+                  headline=parse_headline(raw.get("headline")))
 
 
 def check_out(out: Path) -> None:
@@ -96,6 +98,9 @@ def parser() -> argparse.ArgumentParser:
                    "repeatable; overrides the grid's and the runs' own")
     p.add_argument("--compare", choices=PAIRINGS.names(),
                    help="which pairs: every config against the reference (default) or all")
+    p.add_argument("--headline", metavar="KEY",
+                   help="the metric the curves follow (default: the grid's `headline:`, else "
+                   "recon_mse); any declared metric key, e.g. fid_classifier")
     return p
 
 
@@ -127,6 +132,8 @@ def load(args: argparse.Namespace
                          reference_where=parse_reference_args(args.reference))
     if args.compare:
         design = replace(design, compare=args.compare)
+    if args.headline:
+        design = replace(design, headline=parse_headline(args.headline, "--headline"))
     return data, design, references, store
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, NoReturn
 from benchmark.errors import AlibenchError, ConfigError, OneLineParser
 from benchmark.plugins import load_plugins
 from benchmark.preflight import check_data
-from benchmark.tracking import DEFAULT_TRACKING_URI, STATE_NEW, MlflowStore
+from benchmark.tracking import DEFAULT_TRACKING_URI, MlflowStore, Outcome
 
 # The config, progress and runs (which load torch) are imported where they are used, so `--help`
 # and argument mistakes answer without loading torch (MLflow loads inside MlflowStore).
@@ -74,19 +74,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def store_states(grid: Grid, tracking_uri: str) -> list[str]:
+def store_states(grid: Grid, tracking_uri: str) -> list[Outcome]:
     """Each run's state in the store, without creating anything."""
     from benchmark.run_config import run_key
 
     if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri[10:]).exists():
-        return [STATE_NEW] * len(grid.runs)
+        return [Outcome.NEW] * len(grid.runs)
     store = MlflowStore(tracking_uri)
     store.check_reachable()
     experiment = store.experiment_id(grid.name, create=False)
     if experiment is None:
-        return [STATE_NEW] * len(grid.runs)
+        return [Outcome.NEW] * len(grid.runs)
     stored = store.find_all(experiment)
-    return [stored[key].state if key in stored else STATE_NEW
+    return [stored[key].state if key in stored else Outcome.NEW
             for key in map(run_key, grid.runs)]
 
 
@@ -111,7 +111,7 @@ def check_checkpoint_dir(path: str) -> None:
                           f"{str(existing)!r} (mkdir: {err.strerror or err})") from None
 
 
-def print_dry_run(grid: Grid, states: list[str]) -> None:
+def print_dry_run(grid: Grid, states: list[Outcome]) -> None:
     from benchmark.run_config import run_key, run_name
 
     print(f"grid {grid.name!r}: {len(grid.runs)} runs")
@@ -178,7 +178,7 @@ def run_grid(args: argparse.Namespace) -> int:
                                 ray_address=args.ray_address, threads=args.threads,
                                 progress_factory=progress.run_bar, slurm=slurm):
             progress.run_done(summary.line())
-            ok = ok and summary.outcome not in ("failed", "interrupted")
+            ok = ok and summary.outcome not in (Outcome.FAILED, Outcome.INTERRUPTED)
             logged.update(summary.metrics)
         status = "FINISHED" if ok else "FAILED"
     except KeyboardInterrupt:

@@ -20,7 +20,12 @@ from benchmark.evaluation.settings import COUNT_DEFAULTS, EvalConfig, keyed_coun
 from benchmark.models.settings import ModelConfig
 from benchmark.objectives import OBJECTIVES
 from benchmark.optimizers import OptimConfig, option_labels, validate_optim
-from benchmark.schemes import SchemeConfig, check_scheme_optimizer, total_steps
+from benchmark.schemes import (
+    SchemeConfig,
+    check_scheme_optimizer,
+    check_scheme_options,
+    total_steps,
+)
 from benchmark.stabilizers import describe_stabilizers, parse_stabilizers
 from benchmark.validation import section_values
 
@@ -85,9 +90,10 @@ def validate_run(cfg: RunConfig) -> None:
     """Checks that span sections: scheme/optimizer pairs, optimizer options, stabilizers, the
     step budget, metrics for the data."""
     check_scheme_optimizer(cfg.scheme.name, cfg.optim.name)
+    check_scheme_options(cfg.scheme)
     validate_optim(cfg.optim, cfg.scheme.name)
     OBJECTIVES.get(cfg.train.objective, field="train.objective").check(
-        parse_stabilizers(cfg.stabilizers), cfg.scheme.d_steps)
+        parse_stabilizers(cfg.stabilizers), cfg.scheme.written_options()["d_steps"])
     total_steps(cfg)
     source = DATASETS.get(cfg.data.dataset)
     validate_eval_config(cfg.eval, source, source.labelled)
@@ -171,15 +177,12 @@ def config_name(cfg: RunConfig) -> str:
     """Readable, and shared by the seeds of one config (so MLflow's "Group by" on it draws each
     config's mean and band): dataset, optimizer, scheme, the stabilizers with their non-default
     options (as the `stabilizers` param shows them), and the options that only some optimizers
-    and schemes have, when they are not defaults (each optimizer option as its `Option.label`
-    shows it; `d5` for five discriminator steps). Model and training fields are not in it: a
+    and schemes have, when they are not defaults (each as its declaration's `label` shows it:
+    `d5` for five discriminator steps). Model and training fields are not in it: a
     grid that varies them is told apart by its params."""
     tricks = describe_stabilizers(non_default_options(cfg.stabilizers))
     variants = [] if cfg.train.objective == "ali" else [cfg.train.objective]
-    if cfg.scheme.name == "extragradient" and not cfg.scheme.resample:
-        variants.append("noresample")
-    if cfg.scheme.name == "alternating" and cfg.scheme.d_steps != 1:
-        variants.append(f"d{cfg.scheme.d_steps}")
+    variants += cfg.scheme.labels()  # each option as its declaration's `label` shows it
     # Optimizer flags, then averaging and lookahead, then valued options: the order names have
     # always had, so a config keeps its name (the UI's grouping) across versions.
     flags, valued = option_labels(cfg.optim, flags=True), option_labels(cfg.optim, flags=False)
@@ -246,11 +249,7 @@ def describe_config(cfg: RunConfig) -> str:
     taken = ", ".join(option_labels(o))
     optimizer = f"{o.name} (lr_g {o.lr_g:g}, lr_d {o.lr_d:g}{', ' + taken if taken else ''}"
     optimizer += f", averaging {'+'.join(o.averaging)})" if o.averaging else ")"
-    scheme = s.name
-    if s.name == "alternating" and s.d_steps > 1:
-        scheme += f" ({s.d_steps} D steps)"
-    if s.name == "extragradient" and not s.resample:
-        scheme += " (no resampling)"
+    scheme = s.name + (f" ({', '.join(s.described())})" if s.described() else "")
     budget = f"{t.steps} steps" if t.grad_evals is None else f"{t.grad_evals} gradient evaluations"
     if t.objective != "ali":
         budget += f"; objective {t.objective}"

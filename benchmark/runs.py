@@ -30,14 +30,6 @@ from benchmark.run_config import (
     run_name,
 )
 from benchmark.tracking import (
-    OUTCOME_DIVERGED,
-    OUTCOME_FAILED,
-    OUTCOME_FINISHED,
-    OUTCOME_PRUNED,
-    STATE_DIVERGED,
-    STATE_FAILED,
-    STATE_FINISHED,
-    STATE_PRUNED,
     TAG_CONFIG,
     TAG_CONFIG_KEY,
     TAG_DESCRIPTION,
@@ -46,6 +38,7 @@ from benchmark.tracking import (
     TAG_PRUNED_STEP,
     TAG_RUN_KEY,
     MlflowStore,
+    Outcome,
 )
 
 
@@ -78,7 +71,7 @@ class Target:
 class RunSummary:
     key: str
     name: str
-    outcome: str  # finished, diverged, failed, pruned, or skipped-<state>
+    outcome: str  # an Outcome (finished, diverged, ...), or skipped-<Outcome>
     step: int = 0
     metrics: dict[str, float] = field(default_factory=dict)
     error: str = ""
@@ -99,7 +92,7 @@ class RunSummary:
 def interrupted(cfg: RunConfig, error: str) -> RunSummary:
     """The summary of a run whose worker (process, Ray task, Slurm job) died before it could
     send one."""
-    return RunSummary(run_key(cfg), run_name(cfg), "interrupted", error=error)
+    return RunSummary(run_key(cfg), run_name(cfg), Outcome.INTERRUPTED, error=error)
 
 
 def set_aside_unknown_checkpoints(folder: Path, name: str) -> None:
@@ -136,8 +129,8 @@ def execute(cfg: RunConfig, target: Target, threads: int | None = None,
     store = MlflowStore(target.tracking_uri)
     experiment = store.experiment_id(target.experiment)
     stored = store.find(experiment, key)
-    skip = {STATE_FINISHED, STATE_PRUNED} if target.retry_failed else {
-        STATE_FINISHED, STATE_PRUNED, STATE_FAILED, STATE_DIVERGED}
+    skip = {Outcome.FINISHED, Outcome.PRUNED} if target.retry_failed else {
+        Outcome.FINISHED, Outcome.PRUNED, Outcome.FAILED, Outcome.DIVERGED}
     if stored is not None and stored.state in skip:
         return RunSummary(key, name, f"skipped-{stored.state}", metrics=stored.metrics)
     folder = Path(target.checkpoint_root) / key
@@ -159,15 +152,15 @@ def execute(cfg: RunConfig, target: Target, threads: int | None = None,
         message = f"{type(err).__name__}: {first_line(err)}"[:500]
         if not isinstance(err, AlibenchError):
             traceback.print_exc()
-        store.finish(run_id, OUTCOME_FAILED, {TAG_ERROR: message})
-        return RunSummary(key, name, OUTCOME_FAILED, error=message,
+        store.finish(run_id, Outcome.FAILED, {TAG_ERROR: message})
+        return RunSummary(key, name, Outcome.FAILED, error=message,
                           seconds=time.perf_counter() - started)
     seconds = time.perf_counter() - started
-    if result.outcome == OUTCOME_DIVERGED:
-        store.finish(run_id, OUTCOME_DIVERGED, {TAG_DIVERGED_STEP: str(result.step)})
-        return RunSummary(key, name, OUTCOME_DIVERGED, result.step, seconds=seconds)
-    if result.outcome == OUTCOME_PRUNED:
-        store.finish(run_id, OUTCOME_PRUNED, {TAG_PRUNED_STEP: str(result.step)})
-        return RunSummary(key, name, OUTCOME_PRUNED, result.step, result.metrics, seconds=seconds)
-    store.finish(run_id, OUTCOME_FINISHED)
-    return RunSummary(key, name, OUTCOME_FINISHED, result.step, result.metrics, seconds=seconds)
+    if result.outcome == Outcome.DIVERGED:
+        store.finish(run_id, Outcome.DIVERGED, {TAG_DIVERGED_STEP: str(result.step)})
+        return RunSummary(key, name, Outcome.DIVERGED, result.step, seconds=seconds)
+    if result.outcome == Outcome.PRUNED:
+        store.finish(run_id, Outcome.PRUNED, {TAG_PRUNED_STEP: str(result.step)})
+        return RunSummary(key, name, Outcome.PRUNED, result.step, result.metrics, seconds=seconds)
+    store.finish(run_id, Outcome.FINISHED)
+    return RunSummary(key, name, Outcome.FINISHED, result.step, result.metrics, seconds=seconds)

@@ -3,11 +3,20 @@
 A scheme is chosen by name, separately from the optimizer, and validated together with it. Each
 player's gradient is always that of its OWN loss, taken with `torch.autograd.grad` before any
 parameter moves, so no player is ever updated in place while the other still needs the graph.
+
+A scheme with options declares them as stabilizers do: an `Options` dataclass whose fields carry
+their default, help, bounds and, in `label` and `describe`, how a run's name and description
+show a value other than the default. They are keys of the `scheme` section (`scheme.d_steps`);
+a scheme that does not take one refuses it at any other value than its default, naming the
+schemes that take it. Adding a scheme, options and all, is one class and one
+`SCHEMES.register` line (here, or in a plug-in).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -16,6 +25,13 @@ from benchmark.errors import ConfigError
 from benchmark.objectives import OBJECTIVES, Draw, Game, Losses  # noqa: F401  (Draw: imported from here too)
 from benchmark.optimizers import OPTIMIZERS, names_for
 from benchmark.registry import Registry
+from benchmark.validation import (
+    declared_fields,
+    non_default_labels,
+    option_types,
+    parse_entry_options,
+    same_declaration,
+)
 
 
 def set_gradients(loss: torch.Tensor, params: list[nn.Parameter],
@@ -52,15 +68,21 @@ class Players:
         return (self.opt_d, self.opt_g) if self.game.discriminator_plays else (self.opt_g,)
 
 
+@dataclass
+class NoOptions:
+    """A scheme that takes no options."""
+
+
 class UpdateScheme:
-    """One training step; `step` returns the losses measured at the update point."""
+    """One training step; `step` returns the losses measured at the update point. Built from
+    its `Options` (or from their values as keywords: `Alternating(d_steps=3)`)."""
 
-    name: str
-    needs_extragradient: bool = False
+    name: ClassVar[str]
+    Options: ClassVar[type] = NoOptions
+    needs_extragradient: ClassVar[bool] = False
 
-    def __init__(self, d_steps: int = 1, resample: bool = True):
-        self.d_steps = d_steps
-        self.resample = resample
+    def __init__(self, options: Any = None, **values: Any):
+        self.options = options if options is not None else self.Options(**values)
 
     def step(self, players: Players) -> Losses:
         raise NotImplementedError
@@ -71,15 +93,23 @@ class UpdateScheme:
         raise NotImplementedError
 
 
+@dataclass
+class AlternatingOptions:
+    d_steps: int = field(default=1, metadata={
+        "help": "alternating: discriminator updates per generator update", "min": 1, "max": 100,
+        "label": lambda v: f"d{v}", "describe": lambda v: f"{v} D steps"})
+
+
 class Alternating(UpdateScheme):
     """`d_steps` discriminator updates, then one encoder+decoder update, each with its own forward."""
 
     name = "alternating"
+    Options = AlternatingOptions
 
     def step(self, players: Players) -> Losses:
         game = players.game
         draw, grad_norm_d = None, None
-        for _ in range(self.d_steps if game.discriminator_plays else 0):
+        for _ in range(self.options.d_steps if game.discriminator_plays else 0):
             draw = game.draw()
             losses = game.losses(draw, generator_terms=False)
             grad_norm_d = set_gradients(losses.loss_d, game.ali.discriminator_parameters(),
@@ -95,7 +125,7 @@ class Alternating(UpdateScheme):
 
     def evaluations_per_step(self, extrapolation_needs_gradient: bool,
                              discriminator_plays: bool = True) -> int:
-        return (self.d_steps if discriminator_plays else 0) + 1
+        return (self.options.d_steps if discriminator_plays else 0) + 1
 
 
 class Simultaneous(UpdateScheme):
@@ -114,6 +144,13 @@ class Simultaneous(UpdateScheme):
         return 1
 
 
+@dataclass
+class ExtragradientOptions:
+    resample: bool = field(default=True, metadata={
+        "help": "extragradient: fresh minibatch, prior and encoder noise for the update step",
+        "describe": lambda v: "resampling" if v else "no resampling"})
+
+
 class Extragradient(UpdateScheme):
     """Extrapolate both players, then update both from the saved point with the gradient taken
     at the extrapolated point by a fresh forward pass (Gidel et al. 2018, Algorithm 1).
@@ -128,6 +165,7 @@ class Extragradient(UpdateScheme):
     """
 
     name = "extragradient"
+    Options = ExtragradientOptions
     needs_extragradient = True
 
     def step(self, players: Players) -> Losses:
@@ -140,7 +178,7 @@ class Extragradient(UpdateScheme):
             buffers = [b.clone() for b in game.ali.buffers()]
         for opt in opts:
             opt.extrapolate()
-        if draw is None or self.resample:
+        if draw is None or self.options.resample:
             draw = game.draw()
         losses = both_gradients(game, draw)
         if buffers is not None:
@@ -159,9 +197,25 @@ class Extragradient(UpdateScheme):
 def _check_scheme(name: str, cls: type[UpdateScheme]) -> None:
     if not (isinstance(cls, type) and issubclass(cls, UpdateScheme)):
         raise TypeError(f"scheme {name!r}: {cls!r} is not an UpdateScheme subclass")
+    if not dataclasses.is_dataclass(getattr(cls, "Options", None)):
+        raise TypeError(f"scheme {name!r}: its Options must be a dataclass")
+    declared = declared_fields(_options_classes())
+    for option, declaration in option_types(cls.Options).items():
+        if option == "name":
+            raise ValueError(f"scheme {name!r}: option 'name' is already a field of the scheme "
+                             f"section")
+        if option in declared and not same_declaration(declared[option], declaration):
+            raise ValueError(f"scheme {name!r}: option {option!r} is declared differently by "
+                             f"another scheme; share one declaration")
 
 
 SCHEMES: Registry[type[UpdateScheme]] = Registry("scheme", "scheme.name", check=_check_scheme)
+
+
+def _options_classes() -> dict[str, type]:
+    return {n: cls.Options for n, cls in SCHEMES.items()}
+
+
 for _cls in (Alternating, Simultaneous, Extragradient):
     SCHEMES.register(_cls)
 
@@ -170,10 +224,49 @@ for _cls in (Alternating, Simultaneous, Extragradient):
 class SchemeConfig:
     name: str = field(default="alternating", metadata={
         "help": "the order of both players' gradient work per step", "choices": SCHEMES.names})
-    d_steps: int = field(default=1, metadata={
-        "help": "alternating: discriminator updates per generator update", "min": 1, "max": 100})
-    resample: bool = field(default=True, metadata={
-        "help": "extragradient: fresh minibatch, prior and encoder noise for the update step"})
+    options: Any = field(default=None, metadata={
+        "help": "the scheme's own options, written beside its name (`scheme.d_steps`, "
+                "`scheme.resample`): its `Options` dataclass", "entry_options": True})
+    ignored: dict = field(default_factory=dict, init=False, repr=False)
+
+    # Every run key (and the params) has carried d_steps and resample since they were fixed
+    # fields of the section: they stay written, at their defaults under a scheme without them.
+    WRITTEN_SINCE_FIRST_RELEASE: ClassVar[dict[str, Any]] = {
+        **dataclasses.asdict(AlternatingOptions()), **dataclasses.asdict(ExtragradientOptions())}
+
+    def __post_init__(self) -> None:
+        given = self.options if isinstance(self.options, dict) else (
+            {} if self.options is None else {**dataclasses.asdict(self.options), **self.ignored})
+        self.options, self.ignored = parse_entry_options("scheme", _options_classes(), self.name,
+                                                         given, ["name"])
+
+    def written_options(self) -> dict[str, Any]:
+        """The options as the section is written out (run key, params, `exclude` rules)."""
+        written = {**self.WRITTEN_SINCE_FIRST_RELEASE, **dataclasses.asdict(self.options),
+                   **self.ignored}
+        return dict(sorted(written.items()))
+
+    def labels(self) -> list[str]:
+        """How a run name shows the scheme's options that are not at their defaults (`d5`)."""
+        return non_default_labels(self.options)
+
+    def described(self) -> list[str]:
+        """The same in words, for the run's description (`5 D steps`)."""
+        return [f.metadata["describe"](getattr(self.options, f.name))
+                for f in dataclasses.fields(self.options)
+                if getattr(self.options, f.name) != f.default and "describe" in f.metadata]
+
+
+def check_scheme_options(cfg: SchemeConfig) -> None:
+    """An option the chosen scheme does not take must be at its default: one line naming the
+    field, the value and the schemes that take it."""
+    for option, value in cfg.ignored.items():
+        takers = [n for n, cls in SCHEMES.items()
+                  if option in {f.name for f in dataclasses.fields(cls.Options)}]
+        default = declared_fields(_options_classes())[option][1].default
+        raise ConfigError(f"scheme.{option}: value {value!r} has no effect with scheme.name "
+                          f"{cfg.name!r}; leave it at {default!r} (taken by scheme.name: "
+                          f"{', '.join(takers)})")
 
 
 def check_scheme_optimizer(scheme: str, optimizer: str) -> None:
@@ -193,7 +286,7 @@ def total_steps(cfg) -> int:
         return cfg.train.steps
     spec = OPTIMIZERS.get(cfg.optim.name)
     plays = OBJECTIVES.get(cfg.train.objective).discriminator_plays
-    per_step = SCHEMES.get(cfg.scheme.name)(cfg.scheme.d_steps).evaluations_per_step(
+    per_step = SCHEMES.get(cfg.scheme.name)(cfg.scheme.options).evaluations_per_step(
         spec.extrapolation_needs_gradient, plays)
     steps = cfg.train.grad_evals // per_step
     if steps < 1:

@@ -31,7 +31,7 @@ from benchmark.optimizers import build_optimizer
 from benchmark.run_config import RunConfig, run_key
 from benchmark.schemes import SCHEMES, Game, Players, total_steps
 from benchmark.stabilizers import parse_stabilizers
-from benchmark.tracking import Tracker
+from benchmark.tracking import Outcome, Tracker
 from optim import lookahead_pair
 
 COLLAPSE_ACCURACY = 0.95  # D's accuracy on each pair kind, averaged over the window: it won
@@ -43,7 +43,7 @@ EvaluationCallback = Callable[[int, int, dict[str, float]], bool]
 
 @dataclass
 class RunResult:
-    outcome: str  # finished, diverged or pruned
+    outcome: Outcome  # FINISHED, DIVERGED or PRUNED
     step: int
     metrics: dict[str, float] = field(default_factory=dict)
     collapsed: bool = False
@@ -144,7 +144,7 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
     sampler = BatchSampler(data.train, cfg.data.batch_size, cfg.seed)
     game = Game(ali, stabilizers, lambda: sampler.next()[0], device,
                 OBJECTIVES.get(cfg.train.objective))
-    scheme = SCHEMES[cfg.scheme.name](cfg.scheme.d_steps, cfg.scheme.resample)
+    scheme = SCHEMES[cfg.scheme.name](cfg.scheme.options)
     players = Players(game, opt_d, opt_g)
     protocol = ScoringProtocol(cfg.eval.bn_stats, statistics)
     evaluator = Evaluator(cfg.eval, data, device,
@@ -204,11 +204,11 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
         averages.update()
         last = step == steps
         if not losses.finite():
-            return RunResult("diverged", step)
+            return RunResult(Outcome.DIVERGED, step)
 
         if step % train_cfg.log_every == 0 or last:
             if not _finite(ali):
-                return RunResult("diverged", step)
+                return RunResult(Outcome.DIVERGED, step)
             stats = losses.stats()
             if game.discriminator_plays and collapse.observe(stats["d_accuracy_enc"],
                                                              stats["d_accuracy_dec"]):
@@ -218,7 +218,7 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
             metrics = score(step)
             tracker.log_metrics(metrics, step)
             if on_evaluation is not None and on_evaluation(step, game.evaluations, metrics):
-                return RunResult("pruned", step, metrics)
+                return RunResult(Outcome.PRUNED, step, metrics)
         if step in cfg.eval.panel_steps:
             for name, image in evaluator.panels(scored(step)).items():
                 tracker.log_image(image, f"panels/step_{step:07d}/{name}.png")
@@ -231,4 +231,4 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
         metrics = score(steps)
     for name, image in evaluator.panels(scored(steps)).items():
         tracker.log_image(image, f"panels/{name}.png")
-    return RunResult("finished", steps, metrics, collapse.collapsed)
+    return RunResult(Outcome.FINISHED, steps, metrics, collapse.collapsed)

@@ -26,7 +26,7 @@ from benchmark.run import (
     execution_options,
     parse_args,
 )
-from benchmark.tracking import DEFAULT_TRACKING_URI
+from benchmark.tracking import DEFAULT_TRACKING_URI, Outcome
 
 DEFAULT_STORAGE = "sqlite:///runs/optuna.db"
 DEFAULT_OUT = "reports/tune"
@@ -57,17 +57,17 @@ def parse_tune_args(argv: list[str] | None) -> argparse.Namespace:
     return parsed
 
 
-def trial_summary(outcomes: list, objective: str) -> tuple[str, float | None]:
+def trial_summary(outcomes: list, objective: str) -> tuple[Outcome, float | None]:
     """A trial's outcome from its runs' summaries (one per tuning seed run so far)."""
-    kinds = [s.outcome.removeprefix("skipped-") for s in outcomes]
-    if "pruned" in kinds:
-        return "pruned", None
-    if any(k in ("failed", "diverged") for k in kinds):
-        return next(k for k in kinds if k in ("failed", "diverged")), None
+    kinds = [Outcome(s.outcome.removeprefix("skipped-")) for s in outcomes]
+    if Outcome.PRUNED in kinds:
+        return Outcome.PRUNED, None
+    if any(k in (Outcome.FAILED, Outcome.DIVERGED) for k in kinds):
+        return next(k for k in kinds if k in (Outcome.FAILED, Outcome.DIVERGED)), None
     values = [s.metrics.get(objective) for s in outcomes]
     if any(v is None or not math.isfinite(v) for v in values):
-        return "failed", None
-    return "finished", sum(values) / len(values)
+        return Outcome.FAILED, None
+    return Outcome.FINISHED, sum(values) / len(values)
 
 
 def tune(args: argparse.Namespace) -> int:
@@ -116,7 +116,7 @@ def tune(args: argparse.Namespace) -> int:
                 runs = []
                 for p in pending:
                     done = outcomes[(p.config.key, p.number)]
-                    if done and trial_summary(done, search.objective)[0] != "finished":
+                    if done and trial_summary(done, search.objective)[0] != Outcome.FINISHED:
                         continue  # pruned or failed on an earlier seed: the trial is over
                     cfg = with_values(p.config.cfg, {**p.params, "seed": seed})
                     hooks.trials[run_key(cfg)] = TrialRef(
@@ -135,10 +135,10 @@ def tune(args: argparse.Namespace) -> int:
                     ref = hooks.trials[summary.key]
                     print(f"{summary.line()} tune={ref.label}#{ref.number}", flush=True)
                     logged.update(summary.metrics)
-                    if summary.outcome == "interrupted":
+                    if summary.outcome == Outcome.INTERRUPTED:
                         ok = False
                     for done in by_key[summary.key]:
-                        if summary.outcome != "interrupted":
+                        if summary.outcome != Outcome.INTERRUPTED:
                             done.append(summary)
             if not ok:  # a worker died: its trial resumes on the next invocation
                 break

@@ -79,35 +79,39 @@ def _check_bounds(path: str, value: Any, meta: dict) -> None:
             raise ConfigError(f"{path}: {value!r} must be greater than {meta['gt']}")
 
 
-def rest_field(cls: type) -> str | None:
-    """The field (metadata `rest: True`) that takes a section's keys no other field names: the
-    `optim` section's optimizer options, declared by the optimizers rather than the section."""
-    return next((f.name for f in dataclasses.fields(cls) if f.metadata.get("rest")), None)
+def options_field(cls: type) -> str | None:
+    """The field (metadata `entry_options: True`) that holds the options of the section's chosen
+    entry (the optimizer of `optim`, the scheme of `scheme`): they are written beside the
+    section's own fields (`optim.beta1`), and each entry declares them as a dataclass."""
+    return next((f.name for f in dataclasses.fields(cls) if f.metadata.get("entry_options")),
+                None)
 
 
 def from_dict(cls: type, raw: Any, path: str = "") -> Any:
     """Build the dataclass `cls` from a nested mapping, checking every key, type and bound.
 
-    Keys no field names go, unchecked, to the section's `rest` field when it has one; the
-    dataclass validates them itself (in `__post_init__`) against what it declares there."""
+    Keys no field names go to the section's entry-options field when it has one, as a mapping:
+    the dataclass builds its chosen entry's options from them (in `__post_init__`, with
+    `parse_entry_options`), which checks them against what the entries declare."""
     where = path or "config"
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping, got {raw!r}")
     hints = typing.get_type_hints(cls)
-    rest = rest_field(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != rest}
+    held = options_field(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)
+              if f.init and not f.metadata.get("entry_options")}
     unknown = sorted(set(map(str, raw)) - set(fields))
-    if unknown and rest is None:
+    if unknown and held is None:
         name = key_text(unknown[0])
         key = f"{path}.{name}" if path else name
         raise ConfigError(f"{key}: unknown key; valid keys here: {', '.join(fields)}")
-    values: dict[str, Any] = {rest: {}} if rest is not None else {}
+    values: dict[str, Any] = {held: {}} if held is not None else {}
     for name, value in raw.items():
         key = f"{path}.{name}" if path else name
         if name not in fields:
-            values[rest][name] = value
+            values[held][name] = value
             continue
         tp = hints[name]
         if dataclasses.is_dataclass(tp):
@@ -118,16 +122,81 @@ def from_dict(cls: type, raw: Any, path: str = "") -> Any:
 
 
 def section_values(obj: Any) -> dict[str, Any]:
-    """A settings dataclass's fields as one flat mapping, its `rest` field's keys beside the
-    others: how the section was written, and how the run key and the params see it."""
+    """A settings dataclass's fields as one flat mapping, its chosen entry's options beside the
+    others (`written_options()`): how the section was written, and how the run key and the
+    params see it."""
     out: dict[str, Any] = {}
     for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if f.metadata.get("rest"):
-            out.update(value)
-        else:
-            out[f.name] = value
+        if f.metadata.get("entry_options"):
+            out.update(obj.written_options())
+        elif f.init:
+            out[f.name] = getattr(obj, f.name)
     return out
+
+
+def option_types(options_cls: type) -> dict[str, tuple[Any, dataclasses.Field]]:
+    """An options dataclass's fields: name -> (type, field)."""
+    hints = typing.get_type_hints(options_cls)
+    return {f.name: (hints[f.name], f) for f in dataclasses.fields(options_cls)}
+
+
+def declared_fields(entries: dict[str, type]) -> dict[str, tuple[Any, dataclasses.Field]]:
+    """Every option some entry declares (an entry's `Options` dataclass), by name."""
+    declared: dict[str, tuple[Any, dataclasses.Field]] = {}
+    for options_cls in entries.values():
+        declared.update(option_types(options_cls))
+    return declared
+
+
+def same_declaration(a: tuple[Any, dataclasses.Field], b: tuple[Any, dataclasses.Field]) -> bool:
+    """Whether two entries declare an option alike (type, default, bounds, label)."""
+    return a[0] == b[0] and a[1].default == b[1].default and a[1].metadata == b[1].metadata
+
+
+def parse_entry_options(section: str, entries: dict[str, type], chosen: str, given: dict,
+                        general: list[str]) -> tuple[Any, dict[str, Any]]:
+    """The options of entry `chosen` (an instance of `entries[chosen]`, its `Options`) from the
+    section's keys `given`, each checked against its declaration; and the options only other
+    entries declare that are given at a value other than their default (`ignored`: kept, so
+    `exclude` rules can name them, and refused by the section's cross-checks). A key no entry
+    declares is an unknown key of the section."""
+    declared = declared_fields(entries)
+    own = option_types(entries[chosen]) if chosen in entries else {}
+    taken, ignored = {}, {}
+    for option, value in given.items():
+        if option not in declared:
+            raise ConfigError(f"{section}.{key_text(option)}: unknown key; valid keys here: "
+                              f"{', '.join([*general, *sorted(declared)])}")
+        tp, decl = declared[option]
+        value = check_value(f"{section}.{option}", value, tp, dict(decl.metadata))
+        if option in own:
+            taken[option] = value
+        elif value != decl.default:
+            ignored[option] = value
+    options = entries[chosen](**taken) if chosen in entries else None
+    return options, dict(sorted(ignored.items()))
+
+
+def show_option(name: str, value: Any, metadata: Any) -> str:
+    """How a run name shows an option at a value other than its default: its metadata's
+    `label(value)`, else `<name><value>` (`no<name>` for a false flag)."""
+    label = metadata.get("label")
+    if label is not None:
+        return label(value)
+    if isinstance(value, bool):
+        return name if value else f"no{name}"
+    return f"{name}{value:g}" if isinstance(value, (int, float)) else f"{name}_{value}"
+
+
+def non_default_labels(options: Any, flags: bool | None = None) -> list[str]:
+    """How a run name shows the options of `options` (an entry's Options instance) that are not
+    at their defaults (only the true/false ones, or only the others, when `flags` says so)."""
+    if options is None:
+        return []
+    return [show_option(f.name, getattr(options, f.name), f.metadata)
+            for f in dataclasses.fields(options)
+            if getattr(options, f.name) != f.default
+            and (flags is None or isinstance(f.default, bool) == flags)]
 
 
 def to_nested(overrides: dict) -> dict:

@@ -114,7 +114,7 @@ def test_everyday_float_spellings_are_floats_in_a_grid_file(tmp_path):
         "runs:\n  - {}\n  - {optim.lr_g: 1.0e-3, model.dropout: .5}\n"
         "axes:\n  optim.beta1: [5e-1, 0.9]\n")
     runs = load_grid(grid).runs
-    assert [(r.optim.lr_g, r.optim.lr_d, r.model.dropout, r.optim.beta1) for r in runs] == [
+    assert [(r.optim.lr_g, r.optim.lr_d, r.model.dropout, r.optim.options.beta1) for r in runs] == [
         (1e-3, 5e-5, 0.2, 0.5), (1e-3, 5e-5, 0.2, 0.9), (1e-3, 5e-5, 0.5, 0.5),
         (1e-3, 5e-5, 0.5, 0.9)]
     assert all(type(r.optim.lr_g) is float and type(r.train.steps) is int for r in runs)

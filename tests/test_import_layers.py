@@ -133,3 +133,25 @@ def test_no_metric_is_declared_through_a_string():
     hits = [str(p.relative_to(ROOT)) for p in (ROOT / "benchmark").rglob("*.py")
             if "lazy(" in p.read_text()]
     assert not hits
+
+
+def mlflow_importers() -> list[str]:
+    """The modules of the packages that import `mlflow` (or a submodule of it), anywhere."""
+    found = []
+    for name, path in sorted(modules().items()):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                     else [])
+            if any(n == "mlflow" or n.startswith("mlflow.") for n in names):
+                found.append(name)
+                break
+    return found
+
+
+def test_only_the_tracking_package_imports_mlflow():
+    """One package talks to MLflow (docs/CONTRACTS.md): the runner, training and the report
+    reach the store through `benchmark.tracking`, so MLflow stays replaceable."""
+    outside = [m for m in mlflow_importers() if not m.startswith("benchmark.tracking")]
+    assert not outside, f"modules importing mlflow outside benchmark/tracking/: {outside}"
+    assert "benchmark.tracking.store" in mlflow_importers()  # the walk does see an import

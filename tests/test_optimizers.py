@@ -3,17 +3,17 @@ the `optim` section built from them, and clear errors."""
 
 import subprocess
 import sys
+from dataclasses import dataclass, field
 
 import pytest
 import torch
 
 from benchmark.errors import ConfigError
 from benchmark.optimizers import (
-    BETA1,
     OPTIMIZERS,
+    AdamOptions,
     OptimConfig,
     OptimizerSpec,
-    Option,
     build_optimizer,
     check_optimizer,
     is_extragradient,
@@ -105,8 +105,28 @@ def test_optimistic_optimizers_are_plain_and_take_the_paper_betas() -> None:
         build_optimizer("optimistic_sgd", params(), lr=0.1, options={"beta1": 0.9})
 
 
+@dataclass
+class RMSpropOptions:
+    alpha: float = field(default=0.99, metadata={"help": "smoothing", "min": 0.0})
+
+
+@dataclass
+class OtherBeta1:
+    beta1: float = field(default=0.9, metadata={"help": "other"})
+
+
+@dataclass
+class LrG:
+    lr_g: float = field(default=0.9, metadata={"help": "other"})
+
+
+@dataclass
+class Untyped:
+    alpha: list = field(default_factory=list, metadata={"help": "no scalar type"})
+
+
 def test_registering_checks_the_spec_and_its_options() -> None:
-    spec = OptimizerSpec(torch.optim.RMSprop, {"alpha": Option(0.99, "smoothing", min=0.0)})
+    spec = OptimizerSpec(torch.optim.RMSprop, RMSpropOptions)
     with pytest.raises(ValueError, match="already registered"):
         OPTIMIZERS.register("adam", spec)
     with pytest.raises(ValueError, match="optimizer name"):
@@ -115,14 +135,14 @@ def test_registering_checks_the_spec_and_its_options() -> None:
         OPTIMIZERS.register("rmsprop", OptimizerSpec(dict))
     with pytest.raises(TypeError, match="needs an OptimizerSpec"):
         OPTIMIZERS.register("rmsprop", OptimizerSpec(lambda params, lr: None))  # type: ignore
+    with pytest.raises(TypeError, match="Options must be a dataclass"):
+        OPTIMIZERS.register("rmsprop", OptimizerSpec(torch.optim.RMSprop, dict))
     with pytest.raises(ValueError, match="'beta1' is declared differently"):
-        OPTIMIZERS.register("rmsprop", OptimizerSpec(torch.optim.RMSprop,
-                                                     {"beta1": Option(0.9, "other")}))
+        OPTIMIZERS.register("rmsprop", OptimizerSpec(torch.optim.RMSprop, OtherBeta1))
     with pytest.raises(ValueError, match="'lr_g' is already a field"):
-        OPTIMIZERS.register("rmsprop", OptimizerSpec(torch.optim.RMSprop,
-                                                     {"lr_g": Option(0.9, "other")}))
-    with pytest.raises(ValueError, match="a default of type"):
-        Option(None, "no type")  # type: ignore[arg-type]
+        OPTIMIZERS.register("rmsprop", OptimizerSpec(torch.optim.RMSprop, LrG))
+    with pytest.raises(TypeError, match="needs a bool, int, float or str type"):
+        OPTIMIZERS.register("rmsprop", OptimizerSpec(torch.optim.RMSprop, Untyped))
     OPTIMIZERS.register("rmsprop", spec)
     try:
         assert "rmsprop" in names_for(extragradient=False) and not is_extragradient("rmsprop")
@@ -130,22 +150,22 @@ def test_registering_checks_the_spec_and_its_options() -> None:
         assert isinstance(opt, torch.optim.RMSprop) and opt.defaults["alpha"] == 0.5
     finally:
         OPTIMIZERS.unregister("rmsprop")
-    assert BETA1.default == 0.5
+    assert AdamOptions().beta1 == 0.5
 
 
 def test_the_optim_section_takes_the_chosen_optimizers_options_beside_its_fields() -> None:
     cfg = from_dict(OptimConfig, {"name": "sgd", "momentum": -0.5, "lr_g": 1e-3}, "optim")
-    assert cfg.momentum == -0.5 and cfg.lr_g == 1e-3 and cfg.beta1 == 0.5  # default, keyed
-    assert cfg.options == {"beta1": 0.5, "beta2": 0.999, "momentum": -0.5,
-                           "moments_on_extrapolation": True}
-    assert type(from_dict(OptimConfig, {"beta1": 0}, "optim").beta1) is float  # as declared
+    assert cfg.options.momentum == -0.5 and cfg.lr_g == 1e-3
+    assert cfg.written_options() == {"beta1": 0.5, "beta2": 0.999, "momentum": -0.5,
+                                     "moments_on_extrapolation": True}  # defaults, keyed
+    assert type(from_dict(OptimConfig, {"beta1": 0}, "optim").options.beta1) is float
     assert OptimConfig() == from_dict(OptimConfig, {}, "optim")  # one canonical form
     with pytest.raises(ConfigError, match=r"^optim.beta1: 1.5 is above the maximum"):
         from_dict(OptimConfig, {"beta1": 1.5}, "optim")
     with pytest.raises(ConfigError, match=r"^optim.moments_on_extrapolation: expected true or "):
         from_dict(OptimConfig, {"moments_on_extrapolation": 1}, "optim")
     with pytest.raises(AttributeError):
-        _ = cfg.rho
+        _ = cfg.options.beta1  # sgd takes no beta1
 
 
 def test_optim_imports_nothing_from_the_benchmark() -> None:

@@ -61,7 +61,7 @@ def test_paper_grid_is_the_seed_reports_table_1():
     assert sorted(r.seed for r in grid.runs) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     for r in grid.runs:
         assert (r.data.batch_size, r.data.image_size, r.model.width) == (100, 28, 1.0)
-        assert (r.optim.name, r.optim.beta1, r.optim.beta2) == ("adam", 0.5, 0.999)
+        assert (r.optim.name, r.optim.options.beta1, r.optim.options.beta2) == ("adam", 0.5, 0.999)
 
 
 @pytest.mark.parametrize("path", GRIDS, ids=[p.stem for p in GRIDS])
@@ -77,21 +77,14 @@ def test_shipped_grid_is_documented_and_dry_runs(path, tmp_path, capsys):
 
 def test_dry_run_shows_each_runs_state_in_the_store(tmp_path, capsys):
     from benchmark.run_config import config_key, flat_params, run_name
-    from benchmark.tracking import (
-        OUTCOME_DIVERGED,
-        OUTCOME_FAILED,
-        OUTCOME_FINISHED,
-        TAG_CONFIG_KEY,
-        TAG_RUN_KEY,
-        MlflowStore,
-    )
+    from benchmark.tracking import TAG_CONFIG_KEY, TAG_RUN_KEY, MlflowStore, Outcome
 
     grid_file = write_grid(tmp_path / "g.yaml", "states", axes={"seed": [0, 1, 2, 3, 4]})
     grid = load_grid(grid_file)
     store = MlflowStore(f"sqlite:///{tmp_path}/mlflow.db")
     experiment = store.experiment_id("states")
     parent = store.start_grid(experiment, "states", grid_file)
-    outcomes = [OUTCOME_FINISHED, OUTCOME_FAILED, OUTCOME_DIVERGED, None]  # None: killed
+    outcomes = [Outcome.FINISHED, Outcome.FAILED, Outcome.DIVERGED, None]  # None: killed
     for cfg, outcome in zip(grid.runs, outcomes, strict=False):
         tags = {TAG_RUN_KEY: run_key(cfg), TAG_CONFIG_KEY: config_key(cfg)}
         run_id = store.start_run(experiment, run_name(cfg), flat_params(cfg), tags, parent)

@@ -67,6 +67,8 @@ class MetricKey:
     figure. `best`: also a `(best)` column, the best value of the key's history (the live column
     is then called `(final)`). `untrained`: the untrained-model baseline every key has beside
     its own `baseline` (None for a key with nothing to beat, such as an estimate's spread).
+    `title` and `about` name it in figures when it is a study's headline (`headline:` in a grid,
+    `--headline` of the report): "Reconstruction MSE", "on held-out images"; default the key.
     """
 
     key: str
@@ -77,6 +79,8 @@ class MetricKey:
     plotted: bool = True
     best: bool = False
     untrained: Baseline | None = UNTRAINED
+    title: str = ""
+    about: str = ""
 
     @property
     def baselines(self) -> tuple[Baseline, ...]:

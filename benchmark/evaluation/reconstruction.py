@@ -55,5 +55,6 @@ def recon_mse_baseline(ctx: EvalContext) -> dict[str, float]:
 METRICS.register("recon_mse", Metric(
     recon_mse, kinds=("image", "points"), counts=("recon_count",),
     keys=(MetricKey(KEY_RECON_MSE, higher_is_better=False, best=True,
-                    baseline=Baseline(KEY_RECON_MSE_MEAN_IMAGE, "mean-image baseline")),),
+                    baseline=Baseline(KEY_RECON_MSE_MEAN_IMAGE, "mean-image baseline"),
+                    title="Reconstruction MSE", about=" on held-out images"),),
     baseline=recon_mse_baseline))

@@ -12,7 +12,13 @@ import pandas as pd
 
 from benchmark.evaluation.declarations import base_key
 from benchmark.reporting import intervals, page, panels, plots, runs_file, significance, tables
-from benchmark.reporting.design import PAIRINGS, Candidate, Design, pick_reference
+from benchmark.reporting.design import (
+    DEFAULT_HEADLINE,
+    PAIRINGS,
+    Candidate,
+    Design,
+    pick_reference,
+)
 from benchmark.reporting.loading import ExperimentRuns, RunStore
 from benchmark.reporting.references import Reference, compare_references
 
@@ -64,7 +70,8 @@ def build(data: ExperimentRuns, design: Design, references: list[Reference],
     pairs = PAIRINGS.get(design.compare)(list(configs.frame.index), reference)
     comparisons = significance.compare(finals[finals["counted"]], pairs, declared, test,
                                        effects_by_metric(design, finals))
-    figures = plots.draw_all(plots.context(data, configs, finals, baselines), out)
+    figures = plots.draw_all(plots.context(data, configs, finals, baselines,
+                                           design.headline or DEFAULT_HEADLINE), out)
     if store is not None:
         seed, panel_rows, panels_note = *panels.collect(store, configs.runs, out), ""
     else:

@@ -26,15 +26,18 @@ from dataclasses import dataclass
 from benchmark.errors import ConfigError
 from benchmark.grid_design import (  # noqa: F401  (the design's names, imported from here too)
     DEFAULT_COMPARE,
+    DEFAULT_HEADLINE,
     PAIRINGS,
     TAG_COMPARE,
     TAG_EFFECTS,
+    TAG_HEADLINE,
     TAG_REFERENCE,
     Design,
     Pairs,
     from_tags,
     parse_compare,
     parse_effects,
+    parse_headline,
     parse_reference_args,
     same_value,
 )

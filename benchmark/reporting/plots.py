@@ -4,7 +4,11 @@ Curves are drawn per config with a band of ± 1 std over seeds; diverged runs si
 A figure whose metric no run logged is skipped with a reason the page prints, never an error.
 Every declared metric of the live networks that runs log at evaluation steps is drawn against
 gradient evaluations (`metrics_grad_evals`, one panel per metric and settings), the axis that
-compares optimizers at a matched compute budget. Each figure states its x axis (`Figure.axis`).
+compares optimizers at a matched compute budget. The study's headline metric (`headline:` in the
+grid, `--headline` of the report; recon_mse by default) is also drawn against steps, CPU time
+and gradient evaluations alone, and against the learning rate; its declaration's `title` and
+`about` name it (the figures keep their file names: `recon_steps`, `recon_cpu`,
+`recon_grad_evals`, which published reports link). Each figure states its x axis (`Figure.axis`).
 A metric with a baseline (its declaration: benchmark.evaluation.declarations) is a dashed line: one per
 config where the configs' baselines differ, else one for all (the gid of each starts with
 `baseline-<key>`, so the SVG names it).
@@ -79,6 +83,18 @@ class Context:
     labels: list[str]
     palette: dict[str, tuple[float, float, float]]
     baselines: pd.DataFrame  # tables.baseline_values
+    headline: str = "recon_mse"  # the metric key the headline figures follow
+
+    @property
+    def headline_title(self) -> str:
+        """The headline in words, from its declaration ("Reconstruction MSE")."""
+        found = declared(self.headline)
+        return (found.title if found is not None and found.title else self.headline)
+
+    @property
+    def headline_about(self) -> str:
+        found = declared(self.headline)
+        return found.about if found is not None else ""
 
     def baseline_levels(self, key: str, by: pd.Series) -> dict[str, float]:
         """The mean of baseline `key` over the finished runs of each group; `by` maps config
@@ -102,7 +118,7 @@ def _thin(history: pd.DataFrame) -> pd.DataFrame:
 
 
 def context(data: ExperimentRuns, configs: tables.Configs, finals: pd.DataFrame,
-            baselines: pd.DataFrame | None = None) -> Context:
+            baselines: pd.DataFrame | None = None, headline: str = "recon_mse") -> Context:
     """Label the curves by config, drop non-finite points (diverged runs) and thin them."""
     hist = data.history.join(configs.runs[["config", "label"]], on="run_id")
     hist = hist[np.isfinite(hist["value"])]
@@ -111,7 +127,7 @@ def context(data: ExperimentRuns, configs: tables.Configs, finals: pd.DataFrame,
     if baselines is None:
         baselines = tables.baseline_values(data, configs)
     return Context(data, configs, finals, _thin(hist), labels,
-                   dict(zip(labels, colours, strict=True)), baselines)
+                   dict(zip(labels, colours, strict=True)), baselines, headline)
 
 
 def baseline_lines(ax: plt.Axes, found: MetricKey | None, levels: dict[str, float],
@@ -210,12 +226,12 @@ def _lines(ctx: Context, keys: list[str], ylabel: str = "") -> plt.Figure | None
     return fig
 
 
-def _recon_baseline_note(ctx: Context) -> str:
-    found = declared("recon_mse")
+def _headline_baseline_note(ctx: Context) -> str:
+    found = declared(ctx.headline)
     if found is None or found.baseline is None or not (
             ctx.baselines["metric"] == found.baseline.key).any():
         return ""
-    return baselines_caption({"recon_mse": found},
+    return baselines_caption({ctx.headline: found},
                              "line, mean over seeds (one per config where they differ)")
 
 
@@ -226,18 +242,18 @@ def draw_losses(ctx: Context) -> tuple[plt.Figure, str] | str:
     return fig, f"Discriminator and generator losses against steps ({BAND})."
 
 
-def draw_recon_steps(ctx: Context) -> tuple[plt.Figure, str] | str:
-    fig = _lines(ctx, ["recon_mse"])
+def draw_headline_steps(ctx: Context) -> tuple[plt.Figure, str] | str:
+    fig = _lines(ctx, [ctx.headline])
     if fig is None:
-        return "no run logged recon_mse"
-    return fig, (f"Reconstruction MSE on held-out images against training steps ({BAND})."
-                 + _recon_baseline_note(ctx))
+        return f"no run logged {ctx.headline}"
+    return fig, (f"{ctx.headline_title}{ctx.headline_about} against training steps ({BAND})."
+                 + _headline_baseline_note(ctx))
 
 
 Curves = dict[str, list[tuple[np.ndarray, np.ndarray]]]
 
 
-def _curves_against(ctx: Context, x_key: str, y_key: str = "recon_mse") -> Curves:
+def _curves_against(ctx: Context, x_key: str, y_key: str) -> Curves:
     """Per config label, each run's (x, y) curve of history key `y_key` against a compute axis
     `x_key` (CPU time, gradient evaluations); x is interpolated at the steps of y because the
     two are logged at different intervals (losses and times every log_every, metrics every
@@ -294,38 +310,40 @@ def _draw_bands(ax: plt.Axes, ctx: Context, curves: Curves, found: MetricKey | N
                                ctx.palette))
 
 
-def _draw_recon_against(ctx: Context, x_key: str, what: str,
-                        unit_of: Callable[[float], tuple[float, str]]) -> tuple[plt.Figure, str] | str:
-    curves = _curves_against(ctx, x_key)
+def _draw_headline_against(ctx: Context, x_key: str, what: str,
+                           unit_of: Callable[[float], tuple[float, str]]
+                           ) -> tuple[plt.Figure, str] | str:
+    key = ctx.headline
+    curves = _curves_against(ctx, x_key, key)
     if not curves:
-        return f"needs recon_mse and {x_key} histories; no run logged both"
+        return f"needs {key} and {x_key} histories; no run logged both"
     scale, xlabel = unit_of(max(x[-1] for runs in curves.values() for x, _ in runs))
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    _draw_bands(ax, ctx, curves, declared("recon_mse"), scale)
-    ax.set(xlabel=xlabel, ylabel="recon_mse", title=f"recon_mse against {what}")
+    _draw_bands(ax, ctx, curves, declared(key), scale)
+    ax.set(xlabel=xlabel, ylabel=key, title=f"{key} against {what}")
     fig.tight_layout()
     _config_legend(fig, [lab for lab in ctx.labels if lab in curves], ctx.palette)
     return fig, (f"each seed's curve is interpolated onto a common {what} grid; {BAND} where "
-                 "two or more seeds reach." + _recon_baseline_note(ctx))
+                 "two or more seeds reach." + _headline_baseline_note(ctx))
 
 
-def draw_recon_cpu(ctx: Context) -> tuple[plt.Figure, str] | str:
-    drawn = _draw_recon_against(
+def draw_headline_cpu(ctx: Context) -> tuple[plt.Figure, str] | str:
+    drawn = _draw_headline_against(
         ctx, "cpu_time_s", "CPU time",
         lambda longest: (60.0, "CPU time (minutes)") if longest >= 120
         else (1.0, "CPU time (seconds)"))
     if isinstance(drawn, str):
         return drawn
-    return drawn[0], ("Reconstruction MSE against CPU time (process time of the training run, "
-                      "machine-dependent), as in the seed report's Figure 14: " + drawn[1])
+    return drawn[0], (f"{ctx.headline_title} against CPU time (process time of the training "
+                      "run, machine-dependent), as in the seed report's Figure 14: " + drawn[1])
 
 
-def draw_recon_grad_evals(ctx: Context) -> tuple[plt.Figure, str] | str:
-    drawn = _draw_recon_against(ctx, GRAD_EVALS, "gradient evaluations",
-                                lambda longest: (1.0, "gradient evaluations"))
+def draw_headline_grad_evals(ctx: Context) -> tuple[plt.Figure, str] | str:
+    drawn = _draw_headline_against(ctx, GRAD_EVALS, "gradient evaluations",
+                                   lambda longest: (1.0, "gradient evaluations"))
     if isinstance(drawn, str):
         return drawn
-    return drawn[0], (f"Reconstruction MSE against gradient evaluations ({GRAD_EVALS_COST}), "
+    return drawn[0], (f"{ctx.headline_title} against gradient evaluations ({GRAD_EVALS_COST}), "
                       "the compute-matched axis, the same on every machine: " + drawn[1])
 
 
@@ -471,10 +489,12 @@ def draw_lr(ctx: Context) -> tuple[plt.Figure, str] | str:
     if not lrs:
         return "the runs do not vary optim.lr_g or optim.lr_d"
     counted = ctx.finals[ctx.finals["counted"]]
+    headline = {m for m in counted.loc[counted["key"] == ctx.headline, "metric"]
+                if not m.endswith(" (best)")}  # its final columns, as MetricKey names them
     metrics = [m for m in tables.metric_order(counted)
-               if m == tables.FINAL_RECON or m.startswith("fid_")]
+               if m in headline or m.startswith("fid_")]
     if not metrics:
-        return "no finished run logged recon_mse or fid_<extractor>"
+        return f"no finished run logged {ctx.headline} or fid_<extractor>"
     declared_columns = tables.declarations(ctx.finals)
     shown: dict[str, MetricKey] = {}
     hue = OPTIMIZER_PARAM if OPTIMIZER_PARAM in params.columns else None
@@ -538,14 +558,15 @@ class Drawer(NamedTuple):
     axis: str
 
 
+# `{headline}` in a title: the headline metric's `title` (`Context.headline_title`).
 DRAWERS: dict[str, Drawer] = {
     "losses": Drawer("Discriminator and generator losses", draw_losses, "steps"),
-    "recon_cpu": Drawer("Reconstruction MSE against CPU time", draw_recon_cpu, "cpu"),
-    "recon_grad_evals": Drawer("Reconstruction MSE against gradient evaluations",
-                               draw_recon_grad_evals, "grad_evals"),
+    "recon_cpu": Drawer("{headline} against CPU time", draw_headline_cpu, "cpu"),
+    "recon_grad_evals": Drawer("{headline} against gradient evaluations",
+                               draw_headline_grad_evals, "grad_evals"),
     "metrics_grad_evals": Drawer("Every metric against gradient evaluations",
                                  draw_metrics_grad_evals, "grad_evals"),
-    "recon_steps": Drawer("Reconstruction MSE against steps", draw_recon_steps, "steps"),
+    "recon_steps": Drawer("{headline} against steps", draw_headline_steps, "steps"),
     "fid_steps": Drawer("FID against steps", draw_fid_steps, "steps"),
     "finals": Drawer("Final metrics per optimizer and stabilizer", draw_finals, "final"),
     "lr": Drawer("Sensitivity to the learning rate", draw_lr, "lr"),
@@ -561,6 +582,7 @@ def draw_all(ctx: Context, out: Path, folder: str = "plots") -> list[Figure]:
     figures = []
     with sns.axes_style("whitegrid"):
         for name, (title, draw, axis) in DRAWERS.items():
+            title = title.format(headline=ctx.headline_title)
             drawn = draw(ctx)
             files = tuple(f"{folder}/{name}.{ext}" for ext in ("png", "svg"))
             if isinstance(drawn, str):

@@ -29,7 +29,8 @@ import pyarrow.parquet as pq
 
 from benchmark.errors import DataError, first_line
 from benchmark.reporting.design import Design
-from benchmark.reporting.loading import ExperimentRuns, RunRecord, assemble, points_frame
+from benchmark.reporting.loading import ExperimentRuns, assemble, points_frame
+from benchmark.tracking.reading import RunRecord
 
 FILE_NAME = "runs.parquet"
 SCHEMA_VERSION = "1"

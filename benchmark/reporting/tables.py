@@ -23,8 +23,9 @@ from benchmark.evaluation.declarations import Baseline, MetricKey, base_key, dec
 from benchmark.reporting import intervals
 from benchmark.reporting.loading import SEED_PARAM, ExperimentRuns
 from benchmark.reporting.references import MeasuredConfig
+from benchmark.tracking.outcomes import Outcome
 
-UNCOUNTED_OUTCOMES = ("diverged", "failed", "running")
+UNCOUNTED_OUTCOMES = (Outcome.DIVERGED, Outcome.FAILED, Outcome.RUNNING)
 FID_EXTRACTOR_PARAM = "eval.fid_extractor"
 FID_GEN_PARAM = "eval.fid_gen_count"
 FID_REAL_PARAM = "eval.fid_real_count"
@@ -120,12 +121,13 @@ def build_configs(data: ExperimentRuns) -> Configs:
     grouped = runs.groupby("config")
     frame["runs"] = grouped.size()
     frame["n"] = grouped["counted"].sum()
-    frame["diverged"] = grouped["outcome"].agg(lambda s: int((s == "diverged").sum()))
+    frame[str(Outcome.DIVERGED)] = grouped["outcome"].agg(
+        lambda s: int((s == Outcome.DIVERGED).sum()))
     frame["collapsed"] = grouped["collapsed"].sum()
-    for outcome in ("failed", "running"):
+    for outcome in (Outcome.FAILED, Outcome.RUNNING):
         count = grouped["outcome"].agg(lambda s, o=outcome: int((s == o).sum()))
         if count.any():
-            frame[outcome] = count
+            frame[str(outcome)] = count
     return Configs(frame=frame, runs=runs, varying=varying)
 
 

@@ -21,6 +21,7 @@ from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from benchmark.errors import ConfigError
+from benchmark.tracking.outcomes import Outcome
 from benchmark.tuning.search import PRUNERS, Config, PrunerSpec, Search
 
 DIGEST_ATTR = "alibench.search_digest"
@@ -149,16 +150,16 @@ def batch_trials(study: optuna.Study, search: Search, config: Config,
         yield Pending(config, number, params)
 
 
-def tell(study: optuna.Study, number: int, outcome: str, value: float | None) -> None:
+def tell(study: optuna.Study, number: int, outcome: Outcome, value: float | None) -> None:
     """Record a trial's outcome: finished (with its objective), pruned (the pruner's decision,
     its last reported value kept), diverged or failed (no value: Optuna's FAIL)."""
     trial = study.get_trials(deepcopy=False)[number]
     if trial.state in FINAL_STATES:
         return
-    Trial(study, trial._trial_id).set_user_attr(OUTCOME_ATTR, outcome)
-    if outcome == "finished":
+    Trial(study, trial._trial_id).set_user_attr(OUTCOME_ATTR, str(outcome))
+    if outcome == Outcome.FINISHED:
         study.tell(number, value)
-    elif outcome == "pruned":
+    elif outcome == Outcome.PRUNED:
         study.tell(number, state=TrialState.PRUNED)
     else:
         study.tell(number, state=TrialState.FAIL)

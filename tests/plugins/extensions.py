@@ -17,12 +17,18 @@ from torch import nn
 
 from benchmark.data import DATASETS, Samples
 from benchmark.models.tables import ARCHITECTURES, Architecture, Layer
-from benchmark.optimizers import OPTIMIZERS, OptimizerSpec, Option
+from benchmark.optimizers import OPTIMIZERS, OptimizerSpec
 from benchmark.stabilizers import STABILIZERS, Pairs, Stabilizer
 
+
 # --- an optimizer with a new hyperparameter --------------------------------------------------
-RMSPROP = OptimizerSpec(torch.optim.RMSprop, {
-    "alpha": Option(0.99, "RMSprop's smoothing constant", min=0.0, max=0.999999)})
+@dataclass
+class RMSpropOptions:
+    alpha: float = field(default=0.99, metadata={
+        "help": "RMSprop's smoothing constant", "min": 0.0, "max": 0.999999})
+
+
+RMSPROP = OptimizerSpec(torch.optim.RMSprop, RMSpropOptions)
 
 
 # --- a stabilizer on the discriminator's side ------------------------------------------------

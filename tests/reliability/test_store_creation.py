@@ -24,7 +24,7 @@ from runner_helpers import (
     write_grid,
 )
 
-from benchmark.sqlite_store import ensure_store, holds_runs, is_complete
+from benchmark.tracking.sqlite_store import ensure_store, holds_runs, is_complete
 
 pytestmark = pytest.mark.slow
 

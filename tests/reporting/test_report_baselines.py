@@ -248,7 +248,7 @@ def test_final_metric_plot_draws_each_rows_baseline(logged: Logged) -> None:
 
 def test_recon_curves_draw_the_mean_image_baseline(logged: Logged, report: Path) -> None:
     ctx = _context(logged)
-    for draw in (plots.draw_recon_steps, plots.draw_recon_cpu):
+    for draw in (plots.draw_headline_steps, plots.draw_headline_cpu):
         fig, caption = draw(ctx)
         [[line]] = _baseline_artists(fig).values()  # every config shares one level
         assert list(line.get_ydata()) == pytest.approx([MEAN_IMAGE_MSE] * 2)

@@ -108,3 +108,15 @@ def test_the_run_cli_refuses_a_bad_reference_before_anything_runs(tmp_path) -> N
     assert done.stderr.startswith("error: reference: optim.name='sgd' matches no config of the "
                                   "grid; its configs have optim.name: 'adam'")
     assert not (tmp_path / "m.db").exists()
+
+
+def test_the_headline_is_a_declared_metric_recorded_with_the_design() -> None:
+    grid = expand_grid(_grid(headline="fid_classifier"))
+    assert grid.design == Design(headline="fid_classifier")
+    assert grid.design.tags()["alibench.headline"] == "fid_classifier"
+    assert from_tags([grid.design.tags()]) == grid.design
+    assert Design.from_json(grid.design.to_json()) == grid.design
+    assert "headline" not in Design().to_json()  # runs.parquet without one reads as before
+    with pytest.raises(ConfigError, match=r"^headline: 'recon' is not a declared metric key; "
+                                          r"declared: fid_\*, .*recon_mse"):
+        expand_grid(_grid(headline="recon"))
