@@ -64,7 +64,7 @@ def test_registering_plugins_changes_no_built_in_run_key(grid_file, request) -> 
      r"stabilizers\[0\].name: unknown value 'latent_nrm'; choose from: .*instance_noise, "
      r"label_smoothing, latent_norm, logit_penalty, spectral_norm"),
     ({"data": {"dataset": "stripe"}},
-     r"data.dataset: unknown value 'stripe'; choose from: .*mnist, stripes, svhn"),
+     r"data.dataset: unknown value 'stripe'; choose from: .*mnist, ring8, stripes, svhn"),
     ({"data": {"image_size": 20}}, r"data.image_size: unknown value 20; choose from: 16, 28, 32, 64"),
 ])
 def test_a_bad_plugin_value_is_one_line_through_the_cli(plugins, grid_file, tmp_path, capsys,
