@@ -1,0 +1,636 @@
+"""The CUDA path in one prepared command: is it correct, how fast is it, how long do grids take.
+
+    PYTHONPATH=. python bench/gpu.py --data-root ../shared/data --out bench/gpu-results
+    PYTHONPATH=. python bench/gpu.py --device cpu --out /tmp/gpu-cpu    # same code paths, tiny
+
+Without CUDA (and without `--device cpu`) it prints one line and exits 0. With it, in under
+8 minutes on one H100-class GPU (`--budget-s`, default 420 s, after which the sections left
+are skipped with one line each), it runs three sections and writes `gpu.json` and `gpu.md`:
+
+1. correctness: two runs with the same seed end bitwise equal (fp32 and bf16); a run stopped
+   after a checkpoint and resumed ends bitwise equal to the uninterrupted one; the CUDA
+   generators round-trip through a checkpoint's RNG state; the operations torch warned about
+   as nondeterministic are listed; CPU and device agree on a few updates of the same networks
+   from the same weights, batch and noise (dropout off: the CPU and CUDA generators are
+   different streams by design) within `LOSS_RTOL` on every loss and `PARAM_ATOL` on every
+   parameter;
+2. throughput of the 32x32 paper model (full width, z_dim 256) at batch 100 for the
+   alternating, simultaneous and extragradient updates, per variant (fp32, fp32 with NCHW
+   weights, tf32, bf16, bf16 with NCHW weights, bf16 with cuDNN autotuning, bf16 compiled): images
+   per second (batch / seconds per update) and the share of the matmul peak measured here in
+   the same precision (FLOPs of one update counted by `FlopCounterMode`);
+3. wall time of `grids/sem_vs_sgd.yaml` at its settings (needs CIFAR-10 under --data-root,
+   skipped with one line without it) and of `grids/quickstart.yaml` (embedded digits), each
+   through `python -m benchmark.run` in a fresh store, several runs sharing the device under
+   the processes executor.
+
+`--device cpu` runs every section's code at tiny sizes (a test runs it: tests/test_gpu.py);
+its numbers mean nothing. docs/gpu.md says what each setting does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from bench.common import bare_step
+from benchmark import checkpoint
+from benchmark.data import DataConfig, on_disk
+from benchmark.grid import expand_grid
+from benchmark.models import ModelConfig, build_ali
+from benchmark.optimizers import build_optimizer
+from benchmark.precision import PRECISIONS
+from benchmark.run_config import flat_params, run_key, run_name
+from benchmark.schemes import SCHEMES, Draw, Game, Players
+from benchmark.tracking import TAG_RUN_KEY, MlflowStore
+from benchmark.training import RunResult, train
+
+ROOT = Path(__file__).resolve().parents[1]
+LOSS_RTOL = 1e-3  # CPU vs device: |a - b| <= LOSS_RTOL * max(1, |a|) for every loss of every step
+PARAM_ATOL_LRS = 4.0  # ... and every parameter within PARAM_ATOL_LRS * lr * steps of the CPU's
+SCHEMES_TIMED = (("alternating", "adam"), ("simultaneous", "adam"),
+                 ("extragradient", "extra_adam"))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to run the update: the run config's switches (`train.*`)."""
+
+    precision: str = "fp32"
+    contiguous: bool = False  # train.memory_format: contiguous (NCHW weights)
+    cudnn_benchmark: bool = False
+    compile: bool = False
+
+
+VARIANTS = {
+    "fp32": Variant(),
+    "fp32 NCHW": Variant(contiguous=True),
+    "tf32": Variant("tf32"),
+    "bf16": Variant("bf16"),
+    "bf16 NCHW": Variant("bf16", contiguous=True),
+    "bf16 cudnn.benchmark": Variant("bf16", cudnn_benchmark=True),
+    "bf16 compiled": Variant("bf16", compile=True),
+}
+PEAK_DTYPES = {"fp32": (torch.float32, "ieee"), "tf32": (torch.float32, "tf32"),
+               "bf16": (torch.bfloat16, "tf32")}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each section's work is: the device's sizes, or tiny ones for `--device cpu`."""
+
+    run: dict  # the correctness runs' config (a grid's base)
+    stop_at: int  # the interrupted run stops after its checkpoint at this step
+    agree_model: ModelConfig
+    agree_batch: int
+    agree_steps: int
+    model: ModelConfig  # the throughput model (32x32 table)
+    batch: int
+    warmup: int
+    steps: int
+    matmul_n: int
+    grid_sets: dict[str, list[str]]  # grid file -> its --set overrides
+    grid_executor: dict[str, list[str]]  # grid file -> executor flags
+
+
+DEVICE_SIZES = Sizes(
+    run={"data": {"dataset": "digits", "batch_size": 100},
+         "model": {"z_dim": 32, "width": 0.25},
+         "stabilizers": [{"name": "instance_noise", "std": 0.1}],
+         "train": {"steps": 60, "log_every": 10, "eval_every": 30, "checkpoint_every": 20},
+         "eval": {"metrics": ["recon_mse", "knn", "probe", "fid"], "fid_gen_count": 500,
+                  "fid_real_count": 297}},
+    stop_at=40,
+    agree_model=ModelConfig(z_dim=64, width=0.25, dropout=0.0), agree_batch=32, agree_steps=3,
+    model=ModelConfig(z_dim=256, width=1.0), batch=100, warmup=5, steps=30, matmul_n=8192,
+    grid_sets={"sem_vs_sgd": [], "quickstart": []},
+    grid_executor={"sem_vs_sgd": ["--executor", "processes", "--workers", "3"],
+                   "quickstart": ["--executor", "processes", "--workers", "4"]},
+)
+CPU_SIZES = Sizes(
+    run={"data": {"dataset": "digits", "batch_size": 50},
+         "model": {"z_dim": 8, "width": 0.125},
+         "stabilizers": [{"name": "instance_noise", "std": 0.1}],
+         "train": {"steps": 12, "log_every": 2, "eval_every": 6, "checkpoint_every": 4},
+         "eval": {"metrics": ["recon_mse", "knn", "probe"], "recon_count": 60,
+                  "probe_test_count": 60, "knn_train_count": 200}},
+    stop_at=8,
+    agree_model=ModelConfig(z_dim=16, width=0.0625, dropout=0.0), agree_batch=8, agree_steps=2,
+    model=ModelConfig(z_dim=256, width=0.0625), batch=8, warmup=1, steps=2, matmul_n=256,
+    grid_sets={"sem_vs_sgd": ["train.steps=2", "model.width=0.0625", "data.batch_size=20",
+                              "train.eval_every=1", "seed=0"],
+               "quickstart": ["train.steps=2", "model.width=0.125", "eval.metrics=[recon_mse]",
+                              "seed=0"]},
+    grid_executor={"sem_vs_sgd": ["--threads", "1"], "quickstart": ["--threads", "1"]},
+)
+
+
+@dataclass
+class Context:
+    device: torch.device
+    sizes: Sizes
+    work: Path
+    data_root: str | None
+    deadline: float
+    variants: list[str]
+    schemes: list[tuple[str, str]]
+    results: dict[str, Any] = field(default_factory=dict)
+
+    def left_s(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+# --- timing on the device ------------------------------------------------------------------------
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def seconds_per_call(fn: Callable[[], object], device: torch.device, warmup: int,
+                     calls: int) -> tuple[float, float]:
+    """(seconds of the first call, mean seconds of `calls` calls after `warmup` more)."""
+    synchronize(device)
+    started = time.perf_counter()
+    fn()
+    synchronize(device)
+    first = time.perf_counter() - started
+    for _ in range(max(0, warmup - 1)):
+        fn()
+    synchronize(device)
+    started = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    synchronize(device)
+    return first, (time.perf_counter() - started) / calls
+
+
+def matmul_peak(device: torch.device, n: int, precision: str) -> float:
+    """Best rate (FLOP/s) of an n x n matmul in `precision`'s dtype and float32 math."""
+    dtype, math_mode = PEAK_DTYPES[precision]
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    settings = torch.backends.cuda.matmul
+    before = settings.fp32_precision
+    settings.fp32_precision = math_mode
+    try:
+        best = min(seconds_per_call(lambda: a @ b, device, 2, 3)[1] for _ in range(3))
+    finally:
+        settings.fp32_precision = before
+    return 2 * n ** 3 / best
+
+
+@contextlib.contextmanager
+def cudnn_benchmark(on: bool) -> Iterator[None]:
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = on
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before
+
+
+# --- comparing what two runs end with ------------------------------------------------------------
+
+TIMES = {"cpu_time_s", "wall_time_s"}
+
+
+def difference(a: Any, b: Any) -> float:
+    """Largest absolute difference between two nested states (0.0: bitwise equal; inf: they
+    differ in structure or in a non-tensor value). Times are left out: they always differ."""
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return math.inf
+        if torch.equal(a, b):
+            return 0.0
+        if not a.is_floating_point():
+            return math.inf
+        return float((a.double() - b.double()).abs().nan_to_num(math.inf).max())
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = (set(a) | set(b)) - TIMES
+        if set(a) - TIMES != set(b) - TIMES:
+            return math.inf
+        return max((difference(a[k], b[k]) for k in keys), default=0.0)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if len(a) != len(b):
+            return math.inf
+        return max((difference(x, y) for x, y in zip(a, b, strict=True)), default=0.0)
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return 0.0
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return abs(float(a) - float(b))
+    return 0.0 if a == b else math.inf
+
+
+def final_state(folder: Path) -> dict[str, Any]:
+    saved = checkpoint.load_latest(folder)
+    if saved is None:
+        raise RuntimeError(f"no checkpoint in {folder}")
+    return {k: saved[k] for k in ("ali", "opt_d", "opt_g", "rng", "sampler", "step")}
+
+
+# --- 1. correctness ------------------------------------------------------------------------------
+
+class Stopped(Exception):
+    """Raised from the progress callback: the run stops as a killed one would, after a
+    checkpoint, with nothing but the checkpoint carried over to its resume."""
+
+
+def run_config(ctx: Context, **train: object):
+    base = json.loads(json.dumps(ctx.sizes.run))
+    base["device"] = ctx.device.type
+    base["train"] = {**base["train"], **train}
+    base["eval"] = {**base["eval"], "cache_dir": str(ctx.work / "eval-cache")}
+    (cfg,) = expand_grid({"name": "gpu-check", "base": base}, "bench/gpu.py").runs
+    return cfg
+
+
+def train_once(cfg, folder: Path, store: MlflowStore, experiment: str,
+               stop_at: int | None = None, run_id: str | None = None
+               ) -> tuple[RunResult | None, str, list[str]]:
+    """Train `cfg` into `folder` (stopping after step `stop_at` if given); the result (None when
+    stopped), the MLflow run id, and torch's nondeterminism warnings."""
+    if run_id is None:
+        run_id = store.start_run(experiment, run_name(cfg), flat_params(cfg),
+                                 {TAG_RUN_KEY: run_key(cfg)}, None)
+
+    def progress(step: int) -> None:
+        if stop_at is not None and step == stop_at:
+            raise Stopped
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = train(cfg, store.tracker(run_id), folder, progress)
+        except Stopped:
+            result = None
+    nondeterministic = sorted({str(w.message).splitlines()[0][:200] for w in caught
+                               if "deterministic" in str(w.message)})
+    return result, run_id, nondeterministic
+
+
+def same_seed_and_resume(ctx: Context) -> dict[str, Any]:
+    store = MlflowStore(f"sqlite:///{ctx.work}/correctness.db")
+    experiment = store.experiment_id("gpu-correctness")
+    out: dict[str, Any] = {"nondeterministic_ops": []}
+    for precision in ("fp32", "bf16"):
+        cfg = run_config(ctx, precision=precision)
+        ends, metrics = [], []
+        for i in (1, 2):
+            folder = ctx.work / f"same-{precision}-{i}"
+            result, _, flagged = train_once(cfg, folder, store, experiment)
+            out["nondeterministic_ops"] = sorted(set(out["nondeterministic_ops"]) | set(flagged))
+            ends.append(final_state(folder))
+            metrics.append(result.metrics)
+        out[f"same_seed_{precision}"] = {
+            "state_max_abs_diff": difference(*ends),
+            "metrics_max_abs_diff": difference(*metrics),
+            "equal": difference(*ends) == 0.0 and difference(*metrics) == 0.0,
+            "metrics": metrics[0]}
+        if precision == "fp32":
+            folder = ctx.work / "resumed"
+            _, run_id, _ = train_once(cfg, folder, store, experiment, stop_at=ctx.sizes.stop_at)
+            stopped_at = checkpoint.checkpoints(folder)[0][0]
+            result, _, _ = train_once(cfg, folder, store, experiment, run_id=run_id)
+            resumed = final_state(folder)
+            out["resume"] = {
+                "stopped_at_step": stopped_at,
+                "state_max_abs_diff": difference(ends[0], resumed),
+                "metrics_max_abs_diff": difference(metrics[0], result.metrics),
+                "equal": difference(ends[0], resumed) == 0.0
+                and difference(metrics[0], result.metrics) == 0.0}
+    return out
+
+
+def rng_round_trip(ctx: Context) -> dict[str, Any]:
+    """The checkpoint's RNG state holds the device's generators and gives back their draws."""
+    device = ctx.device
+    torch.manual_seed(1)
+    torch.randn(7, device=device)  # move the streams off their seeded start
+    state = checkpoint.rng_state(device)
+    first = torch.randn(1000, device=device)
+    torch.manual_seed(2)
+    checkpoint.set_rng_state(state, device)
+    again = torch.randn(1000, device=device)
+    return {"has_cuda_state": "cuda" in state, "equal": bool(torch.equal(first, again))}
+
+
+class FixedDrawGame(Game):
+    """The game on draws given in advance (made on the CPU): the same inputs on every device."""
+
+    def __init__(self, *args, draws: list[Draw], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.draws, self.used = draws, 0
+
+    def draw(self) -> Draw:
+        d = self.draws[self.used % len(self.draws)]
+        self.used += 1
+        return Draw(d.x.to(self.device), d.z_prior.to(self.device), d.eps.to(self.device))
+
+
+def trajectory(ctx: Context, device: torch.device, lr: float) -> tuple[list[list[float]], torch.Tensor]:
+    """Losses of each update and the final parameters (on the CPU) of `agree_steps` alternating
+    Adam updates from seed 0's weights on fixed draws, dropout off, float32."""
+    sizes = ctx.sizes
+    torch.manual_seed(0)
+    ali = build_ali(sizes.agree_model, (3, 32, 32)).to(device)
+    ali.train()
+    g = torch.Generator().manual_seed(0)
+    draws = [Draw(torch.rand(sizes.agree_batch, 3, 32, 32, generator=g),
+                  torch.randn(sizes.agree_batch, sizes.agree_model.z_dim, generator=g),
+                  torch.randn(sizes.agree_batch, sizes.agree_model.z_dim, generator=g))
+             for _ in range(2 * sizes.agree_steps)]
+    game = FixedDrawGame(ali, [], lambda: None, device, draws=draws)
+    players = Players(game, build_optimizer("adam", ali.discriminator_parameters(), lr),
+                      build_optimizer("adam", ali.generator_parameters(), lr))
+    scheme = SCHEMES["alternating"](1, True)
+    losses = []
+    with PRECISIONS.get("fp32").update():
+        for _ in range(sizes.agree_steps):
+            step = scheme.step(players)
+            losses.append([step.loss_d.item(), step.loss_g.item()])
+    params = torch.cat([p.detach().flatten().cpu() for p in ali.parameters()])
+    return losses, params
+
+
+def cpu_agreement(ctx: Context) -> dict[str, Any]:
+    lr = 2e-4
+    cpu_losses, cpu_params = trajectory(ctx, torch.device("cpu"), lr)
+    dev_losses, dev_params = trajectory(ctx, ctx.device, lr)
+    loss_err = max(abs(a - b) / max(1.0, abs(a)) for ra, rb in zip(cpu_losses, dev_losses, strict=True)
+                   for a, b in zip(ra, rb, strict=True))
+    param_err = float((cpu_params - dev_params).abs().max())
+    atol = PARAM_ATOL_LRS * lr * ctx.sizes.agree_steps
+    return {"steps": ctx.sizes.agree_steps, "loss_rel_diff": loss_err, "loss_rtol": LOSS_RTOL,
+            "param_max_abs_diff": param_err, "param_atol": atol,
+            "agree": loss_err <= LOSS_RTOL and param_err <= atol,
+            "cpu_losses": cpu_losses, "device_losses": dev_losses}
+
+
+def correctness(ctx: Context) -> dict[str, Any]:
+    out = {"rng_round_trip": rng_round_trip(ctx), "cpu_agreement": cpu_agreement(ctx)}
+    out.update(same_seed_and_resume(ctx))
+    return out
+
+
+# --- 2. throughput -------------------------------------------------------------------------------
+
+def throughput(ctx: Context) -> dict[str, Any]:
+    sizes, device = ctx.sizes, ctx.device
+    peaks = {p: matmul_peak(device, sizes.matmul_n, p) for p in PEAK_DTYPES}
+    g = torch.Generator().manual_seed(0)
+    batch = torch.rand(sizes.batch, 3, 32, 32, generator=g)
+    rows = []
+    for scheme, optimizer in ctx.schemes:
+        flops_step = bare_step(sizes.model, (3, 32, 32), batch, scheme, optimizer, device=device)
+        flops_step.run()  # the first call allocates; count the second
+        with FlopCounterMode(display=False) as counter:
+            flops_step.run()
+        flops = counter.get_total_flops()
+        del flops_step
+        for name in ctx.variants:
+            if ctx.left_s() < 30:
+                rows.append({"scheme": scheme, "variant": name, "skipped": "time budget"})
+                continue
+            v = VARIANTS[name]
+            try:
+                with cudnn_benchmark(v.cudnn_benchmark):
+                    step = bare_step(sizes.model, (3, 32, 32), batch, scheme, optimizer,
+                                     memory_format=torch.contiguous_format if v.contiguous else None,
+                                     device=device, precision=v.precision, compile=v.compile)
+                    first, seconds = seconds_per_call(step.run, device, sizes.warmup, sizes.steps)
+            except Exception as err:  # one variant failing must not lose the others
+                rows.append({"scheme": scheme, "variant": name,
+                             "error": f"{type(err).__name__}: {str(err).splitlines()[0][:300]}"})
+                continue
+            peak = peaks[v.precision]
+            rows.append({"scheme": scheme, "optimizer": optimizer, "variant": name,
+                         "seconds_per_update": seconds, "first_call_s": first,
+                         "images_per_s": sizes.batch / seconds, "gflop_per_update": flops / 1e9,
+                         "tflop_per_s": flops / seconds / 1e12,
+                         "of_peak": flops / seconds / peak, "peak_precision": v.precision})
+            del step
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+    return {"model": dataclasses.asdict(sizes.model), "batch": sizes.batch,
+            "peak_tflop_per_s": {k: v / 1e12 for k, v in peaks.items()},
+            "matmul_n": sizes.matmul_n, "rows": rows}
+
+
+# --- 3. wall time of grids -----------------------------------------------------------------------
+
+def grid_wall_times(ctx: Context) -> dict[str, Any]:
+    out = {}
+    for name in ("sem_vs_sgd", "quickstart"):
+        grid = ROOT / "grids" / f"{name}.yaml"
+        if name == "sem_vs_sgd":
+            cifar = DataConfig(dataset="cifar10", data_root=ctx.data_root or "")
+            if ctx.data_root is None or not on_disk(cifar):
+                out[name] = {"skipped": f"no CIFAR-10 under --data-root {ctx.data_root!r}"}
+                print(f"gpu.py: {name}: skipped, no CIFAR-10 under --data-root "
+                      f"{ctx.data_root!r}", flush=True)
+                continue
+        if ctx.left_s() < 60:
+            out[name] = {"skipped": "time budget"}
+            continue
+        folder = ctx.work / f"grid-{name}"
+        folder.mkdir()
+        sets = [x for s in ctx.sizes.grid_sets[name] for x in ("--set", s)]
+        sets += ["--set", f"device={ctx.device.type}"]
+        args = [sys.executable, "-m", "benchmark.run", "--grid", str(grid), *sets,
+                "--tracking-uri", f"sqlite:///{folder}/mlflow.db",
+                "--checkpoint-dir", str(folder / "ckpt"), *ctx.sizes.grid_executor[name]]
+        if ctx.data_root is not None:
+            args += ["--data-root", ctx.data_root]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        started = time.perf_counter()
+        try:
+            proc = subprocess.run(args, cwd=folder, env=env, capture_output=True, text=True,
+                                  timeout=max(60.0, ctx.left_s()))
+        except subprocess.TimeoutExpired:
+            out[name] = {"error": f"did not finish within the time budget "
+                                  f"({time.perf_counter() - started:.0f} s)"}
+            continue
+        wall = time.perf_counter() - started
+        lines = [x for x in proc.stderr.splitlines() + proc.stdout.splitlines()
+                 if SUMMARY.match(x)]
+        finished = sum(SUMMARY.match(x).group(1) == "finished" for x in lines)
+        out[name] = {"wall_s": wall, "exit_code": proc.returncode, "runs": len(lines),
+                     "finished": finished,
+                     "executor": " ".join(ctx.sizes.grid_executor[name]),
+                     "overrides": ctx.sizes.grid_sets[name], "summaries": lines}
+        if proc.returncode != 0:
+            out[name]["stderr_tail"] = proc.stderr[-2000:]
+    return out
+
+
+# The grid's line per run: `[i/n] benchmark.run: NAME [KEY] OUTCOME ...` (RunSummary.line)
+SUMMARY = re.compile(r"^\[\d+/\d+\] benchmark\.run: .*? \[[0-9a-f]{12}\] (\S+)")
+
+
+# --- report --------------------------------------------------------------------------------------
+
+SECTIONS: dict[str, Callable[[Context], dict[str, Any]]] = {
+    "correctness": correctness,
+    "throughput": throughput,
+    "grids": grid_wall_times,
+}
+
+
+def describe_device(device: torch.device) -> dict[str, Any]:
+    info = {"device": device.type, "torch": torch.__version__, "cuda": torch.version.cuda,
+            "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M"),
+            "CUBLAS_WORKSPACE_CONFIG": os.environ.get("CUBLAS_WORKSPACE_CONFIG")}
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        info.update(name=props.name, capability=f"{props.major}.{props.minor}",
+                    memory_gib=round(props.total_memory / 2**30, 1),
+                    cudnn=torch.backends.cudnn.version())
+    else:
+        info["name"] = platform.processor() or platform.machine()
+    return info
+
+
+def markdown(report: dict[str, Any]) -> str:
+    d = report["device"]
+    lines = [f"# bench/gpu.py on {d['name']} ({d['device']})", "",
+             f"{d['date']}, torch {d['torch']}, CUDA {d['cuda']}, "
+             f"{report['elapsed_s']:.0f} s in all", ""]
+    c = report["sections"].get("correctness", {})
+    if "error" in c or "skipped" in c:
+        lines += [f"correctness: {c.get('error') or c.get('skipped')}", ""]
+    elif c:
+        lines += ["| correctness check | result | detail |", "|---|---|---|"]
+        for key in ("same_seed_fp32", "same_seed_bf16", "resume"):
+            r = c[key]
+            lines.append(f"| {key.replace('_', ' ')} | {'equal' if r['equal'] else 'DIFFERENT'} "
+                         f"| max abs diff: state {r['state_max_abs_diff']:.3g}, metrics "
+                         f"{r['metrics_max_abs_diff']:.3g} |")
+        a = c["cpu_agreement"]
+        lines.append(f"| CPU vs device, {a['steps']} updates | "
+                     f"{'agree' if a['agree'] else 'DISAGREE'} | losses {a['loss_rel_diff']:.2e} "
+                     f"(tol {a['loss_rtol']:g}), params {a['param_max_abs_diff']:.2e} "
+                     f"(tol {a['param_atol']:.1e}) |")
+        r = c["rng_round_trip"]
+        lines.append(f"| RNG state round trip | {'equal' if r['equal'] else 'DIFFERENT'} "
+                     f"| CUDA generators saved: {r['has_cuda_state']} |")
+        ops = c["nondeterministic_ops"]
+        lines += ["", "torch's nondeterminism warnings: " + ("none" if not ops else "; ".join(ops)),
+                  ""]
+    t = report["sections"].get("throughput", {})
+    if "rows" in t:
+        peaks = ", ".join(f"{k} {v:.1f}" for k, v in t["peak_tflop_per_s"].items())
+        lines += [f"Throughput, 32x32 model (z_dim {t['model']['z_dim']}, width "
+                  f"{t['model']['width']:g}), batch {t['batch']}; matmul peak "
+                  f"({t['matmul_n']}^2) in TFLOP/s: {peaks}", "",
+                  "| update | variant | img/s | ms/update | TFLOP/s | of peak | first call s |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in t["rows"]:
+            if "images_per_s" not in r:
+                lines.append(f"| {r['scheme']} | {r['variant']} | "
+                             f"{r.get('error') or r.get('skipped')} | | | | |")
+                continue
+            lines.append(f"| {r['scheme']} | {r['variant']} | {r['images_per_s']:,.0f} | "
+                         f"{1e3 * r['seconds_per_update']:.2f} | {r['tflop_per_s']:.2f} | "
+                         f"{r['of_peak']:.1%} ({r['peak_precision']}) | {r['first_call_s']:.2f} |")
+        lines.append("")
+    elif t:
+        lines += [f"throughput: {t.get('error') or t.get('skipped')}", ""]
+    grids = report["sections"].get("grids", {})
+    if grids and "error" not in grids and "skipped" not in grids:
+        lines += ["| grid | wall time | runs (finished) | executor | exit |",
+                  "|---|---|---|---|---|"]
+        for name, g in grids.items():
+            if not isinstance(g, dict):
+                continue
+            if "wall_s" in g:
+                lines.append(f"| {name} | {g['wall_s']:.0f} s | {g['runs']} ({g['finished']}) | "
+                             f"{g['executor']} | {g['exit_code']} |")
+            else:
+                lines.append(f"| {name} | {g.get('skipped') or g.get('error')} | | | |")
+    elif grids:
+        lines.append(f"grids: {grids.get('error') or grids.get('skipped')}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", choices=["cuda", "cpu"], default="cuda",
+                   help="cuda (default; one line and exit 0 without it) or cpu: the same code "
+                        "paths at tiny sizes")
+    p.add_argument("--data-root", help="folder holding cifar10/ for grids/sem_vs_sgd.yaml")
+    p.add_argument("--out", default="bench/gpu-results", help="where gpu.json and gpu.md go")
+    p.add_argument("--budget-s", type=float, default=420.0,
+                   help="seconds after which the sections left are skipped (default: 420)")
+    p.add_argument("--sections", default=",".join(SECTIONS),
+                   help=f"comma-separated, from {', '.join(SECTIONS)}")
+    p.add_argument("--variants", default=",".join(VARIANTS),
+                   help=f"throughput variants, comma-separated, from {', '.join(VARIANTS)}")
+    p.add_argument("--schemes", default=",".join(s for s, _ in SCHEMES_TIMED),
+                   help="throughput updates, comma-separated")
+    args = p.parse_args(argv)
+    sections = args.sections.split(",")
+    variants = args.variants.split(",")
+    schemes = [pair for pair in SCHEMES_TIMED if pair[0] in args.schemes.split(",")]
+    for given, valid, flag in ((sections, SECTIONS, "--sections"), (variants, VARIANTS, "--variants")):
+        unknown = [x for x in given if x not in valid]
+        if unknown:
+            p.error(f"{flag}: unknown value {unknown[0]!r}; choose from: {', '.join(valid)}")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print(f"bench/gpu.py: no CUDA device here (torch {torch.__version__}, "
+              f"torch.cuda.is_available() is False); nothing to check (--device cpu runs the "
+              f"code paths at tiny sizes)")
+        return 0
+    device = torch.device(args.device)
+    data_root = None if args.data_root is None else str(Path(args.data_root).resolve())
+    started = time.monotonic()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {"device": describe_device(device), "sections": {}}
+    with tempfile.TemporaryDirectory(prefix="alibench-gpu-") as tmp:
+        ctx = Context(device, DEVICE_SIZES if device.type == "cuda" else CPU_SIZES, Path(tmp),
+                      data_root, started + args.budget_s, variants, schemes)
+        for name in sections:
+            if ctx.left_s() <= 0:
+                report["sections"][name] = {"skipped": "time budget"}
+                print(f"gpu.py: {name}: skipped, time budget spent", flush=True)
+                continue
+            section_started = time.monotonic()
+            print(f"gpu.py: {name} ...", flush=True)
+            try:
+                report["sections"][name] = SECTIONS[name](ctx)
+            except Exception as err:  # a section that fails must not lose the others' numbers
+                traceback.print_exc()
+                report["sections"][name] = {
+                    "error": f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}"}
+            report["sections"][name]["seconds"] = time.monotonic() - section_started
+            report["elapsed_s"] = time.monotonic() - started
+            (out / "gpu.json").write_text(json.dumps(report, indent=1, default=str))
+    report["elapsed_s"] = time.monotonic() - started
+    (out / "gpu.json").write_text(json.dumps(report, indent=1, default=str))
+    (out / "gpu.md").write_text(markdown(report))
+    print(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
