@@ -74,7 +74,14 @@ def on_device(samples: Samples, device: torch.device) -> Samples:
 
 def compile_networks(ali: ALI) -> None:
     """`torch.compile` each network in place (`nn.Module.compile`: the parameters and the
-    state dict keep their names, so checkpoints are those of an eager run)."""
+    state dict keep their names, so checkpoints are those of an eager run).
+
+    Buffer donation is turned off (process-wide): with it, a compiled backward refuses
+    `retain_graph=True`, which the simultaneous and extragradient schemes need (both players'
+    gradients from one forward pass); it only saves memory."""
+    import torch._functorch.config
+
+    torch._functorch.config.donated_buffer = False
     for network in (ali.encoder, ali.decoder, ali.discriminator):
         network.compile()
 
