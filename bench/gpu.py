@@ -55,6 +55,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from bench.common import bare_step
 from benchmark import checkpoint
 from benchmark.data import DataConfig, on_disk
+from benchmark.errors import first_line
 from benchmark.grid import expand_grid
 from benchmark.models import ModelConfig, build_ali
 from benchmark.optimizers import build_optimizer
@@ -63,6 +64,7 @@ from benchmark.run_config import flat_params, run_key, run_name
 from benchmark.schemes import SCHEMES, Draw, Game, Players, both_gradients
 from benchmark.tracking import TAG_RUN_KEY, MlflowStore
 from benchmark.training import RunResult, train
+from benchmark.validation import merge
 
 ROOT = Path(__file__).resolve().parents[1]
 # CPU vs device from the same weights and draw (`first_update`): both losses within
@@ -105,6 +107,7 @@ class Sizes:
 
     run: dict  # the correctness runs' config (a grid's base)
     stop_at: int  # the interrupted run stops after its checkpoint at this step
+    evaluation: dict  # merged into `run` for the evaluation check: every metric family
     agree_model: ModelConfig
     agree_batch: int
     model: ModelConfig  # the throughput model (32x32 table)
@@ -121,9 +124,11 @@ DEVICE_SIZES = Sizes(
          "model": {"z_dim": 32, "width": 0.25},
          "stabilizers": [{"name": "instance_noise", "std": 0.1}],
          "train": {"steps": 60, "log_every": 10, "eval_every": 30, "checkpoint_every": 20},
-         "eval": {"metrics": ["recon_mse", "knn", "probe", "fid"], "fid_gen_count": 500,
-                  "fid_real_count": 297}},
+         "eval": {"metrics": ["recon_mse", "knn", "probe"]}},
     stop_at=40,
+    evaluation={"train": {"steps": 20, "eval_every": 20, "checkpoint_every": 20},
+                "eval": {"metrics": ["recon_mse", "knn", "probe", "fid", "prdc", "recon_acc"],
+                         "fid_gen_count": 500, "fid_real_count": 297}},
     agree_model=ModelConfig(z_dim=64, width=0.25, dropout=0.0), agree_batch=32,
     model=ModelConfig(z_dim=256, width=1.0), batch=100, warmup=5, steps=30, matmul_n=8192,
     grid_sets={"sem_vs_sgd": [], "quickstart": []},
@@ -139,6 +144,9 @@ CPU_SIZES = Sizes(
                   "probe_test_count": 60, "knn_train_count": 200, "probe_draws": 1,
                   "panel_count": 4, "interpolation_steps": 4}},
     stop_at=3,
+    evaluation={"eval": {"metrics": ["recon_mse", "knn", "probe", "fid", "recon_acc"],
+                         "fid_gen_count": 60, "fid_real_count": 60, "classifier_epochs": 1,
+                         "classifier_min_updates": 10, "classifier_train_count": 200}},
     agree_model=ModelConfig(z_dim=16, width=0.0625, dropout=0.0), agree_batch=8,
     model=ModelConfig(z_dim=256, width=0.0625), batch=8, warmup=1, steps=2, matmul_n=256,
     grid_sets={"sem_vs_sgd": ["train.steps=2", "model.width=0.0625", "data.batch_size=20",
@@ -158,7 +166,9 @@ class Context:
     deadline: float
     variants: list[str]
     schemes: list[tuple[str, str]]
-    results: dict[str, Any] = field(default_factory=dict)
+    flagged: set[str] = field(default_factory=set)  # torch's nondeterminism warnings seen
+    store: MlflowStore | None = None  # the correctness runs' store and experiment
+    experiment: str = ""
 
     def left_s(self) -> float:
         return self.deadline - time.monotonic()
@@ -260,8 +270,8 @@ class Stopped(Exception):
     checkpoint, with nothing but the checkpoint carried over to its resume."""
 
 
-def run_config(ctx: Context, **train: object):
-    base = json.loads(json.dumps(ctx.sizes.run))
+def run_config(ctx: Context, extra: dict | None = None, **train: object):
+    base = merge(ctx.sizes.run, extra or {})
     base["device"] = ctx.device.type
     base["train"] = {**base["train"], **train}
     base["eval"] = {**base["eval"], "cache_dir": str(ctx.work / "eval-cache")}
@@ -293,37 +303,46 @@ def train_once(cfg, folder: Path, store: MlflowStore, experiment: str,
     return result, run_id, nondeterministic
 
 
-def same_seed_and_resume(ctx: Context) -> dict[str, Any]:
-    store = MlflowStore(f"sqlite:///{ctx.work}/correctness.db")
-    experiment = store.experiment_id("gpu-correctness")
-    out: dict[str, Any] = {"nondeterministic_ops": []}
-    for precision in ("fp32", "bf16"):
-        cfg = run_config(ctx, precision=precision)
-        ends, metrics = [], []
-        for i in (1, 2):
-            folder = ctx.work / f"same-{precision}-{i}"
-            result, _, flagged = train_once(cfg, folder, store, experiment)
-            out["nondeterministic_ops"] = sorted(set(out["nondeterministic_ops"]) | set(flagged))
-            ends.append(final_state(folder))
-            metrics.append(result.metrics)
-        out[f"same_seed_{precision}"] = {
-            "state_max_abs_diff": difference(*ends),
-            "metrics_max_abs_diff": difference(*metrics),
-            "equal": difference(*ends) == 0.0 and difference(*metrics) == 0.0,
-            "metrics": metrics[0]}
-        if precision == "fp32":
-            folder = ctx.work / "resumed"
-            _, run_id, _ = train_once(cfg, folder, store, experiment, stop_at=ctx.sizes.stop_at)
-            stopped_at = checkpoint.checkpoints(folder)[0][0]
-            result, _, _ = train_once(cfg, folder, store, experiment, run_id=run_id)
-            resumed = final_state(folder)
-            out["resume"] = {
-                "stopped_at_step": stopped_at,
-                "state_max_abs_diff": difference(ends[0], resumed),
-                "metrics_max_abs_diff": difference(metrics[0], result.metrics),
-                "equal": difference(ends[0], resumed) == 0.0
-                and difference(metrics[0], result.metrics) == 0.0}
-    return out
+def same_seed(ctx: Context, name: str, cfg) -> tuple[dict[str, Any], dict, dict]:
+    """Two runs of `cfg` in fresh folders: whether they end bitwise equal; the first's end."""
+    ends, metrics = [], []
+    for i in (1, 2):
+        folder = ctx.work / f"{name}-{i}"
+        result, _, flagged = train_once(cfg, folder, ctx.store, ctx.experiment)
+        ctx.flagged.update(flagged)
+        ends.append(final_state(folder))
+        metrics.append(result.metrics)
+    state_diff, metrics_diff = difference(*ends), difference(*metrics)
+    return ({"state_max_abs_diff": state_diff, "metrics_max_abs_diff": metrics_diff,
+             "equal": state_diff == 0.0 and metrics_diff == 0.0,
+             "finite": all(math.isfinite(v) for v in metrics[0].values()),
+             "metrics": metrics[0]}, ends[0], metrics[0])
+
+
+def same_seed_fp32_and_resume(ctx: Context) -> dict[str, Any]:
+    cfg = run_config(ctx)
+    out, end, metrics = same_seed(ctx, "same-fp32", cfg)
+    folder = ctx.work / "resumed"
+    _, run_id, _ = train_once(cfg, folder, ctx.store, ctx.experiment, stop_at=ctx.sizes.stop_at)
+    stopped_at = checkpoint.checkpoints(folder)[0][0]
+    result, _, _ = train_once(cfg, folder, ctx.store, ctx.experiment, run_id=run_id)
+    resumed = final_state(folder)
+    state_diff, metrics_diff = difference(end, resumed), difference(metrics, result.metrics)
+    return {"same_seed_fp32": out,
+            "resume": {"stopped_at_step": stopped_at, "state_max_abs_diff": state_diff,
+                       "metrics_max_abs_diff": metrics_diff,
+                       "equal": state_diff == 0.0 and metrics_diff == 0.0}}
+
+
+def same_seed_bf16(ctx: Context) -> dict[str, Any]:
+    return {"same_seed_bf16": same_seed(ctx, "same-bf16", run_config(ctx, precision="bf16"))[0]}
+
+
+def evaluation_on_device(ctx: Context) -> dict[str, Any]:
+    """Every metric family evaluated on the device (torch-fidelity with cuda=True, PRDC, the
+    probe's and 1-NN's encodings, the classifier), twice from the same seed."""
+    cfg = run_config(ctx, ctx.sizes.evaluation)
+    return {"evaluation": same_seed(ctx, "evaluation", cfg)[0]}
 
 
 def rng_round_trip(ctx: Context) -> dict[str, Any]:
@@ -409,9 +428,30 @@ def cpu_agreement(ctx: Context) -> dict[str, Any]:
             "reference_losses": ref["losses"], "device_losses": dev["losses"]}
 
 
+CHECKS: dict[str, Callable[[Context], dict[str, Any]]] = {
+    "rng_round_trip": lambda ctx: {"rng_round_trip": rng_round_trip(ctx)},
+    "cpu_agreement": lambda ctx: {"cpu_agreement": cpu_agreement(ctx)},
+    "same_seed_fp32_and_resume": same_seed_fp32_and_resume,
+    "same_seed_bf16": same_seed_bf16,
+    "evaluation": evaluation_on_device,
+}
+
+
 def correctness(ctx: Context) -> dict[str, Any]:
-    out = {"rng_round_trip": rng_round_trip(ctx), "cpu_agreement": cpu_agreement(ctx)}
-    out.update(same_seed_and_resume(ctx))
+    """Each check on its own: one that fails records its error, the others still run."""
+    ctx.store = MlflowStore(f"sqlite:///{ctx.work}/correctness.db")
+    ctx.experiment = ctx.store.experiment_id("gpu-correctness")
+    out: dict[str, Any] = {}
+    for name, check in CHECKS.items():
+        if ctx.left_s() < 30:
+            out[name] = {"skipped": "time budget"}
+            continue
+        try:
+            out.update(check(ctx))
+        except Exception as err:
+            traceback.print_exc()
+            out[name] = {"error": f"{type(err).__name__}: {first_line(err)}"[:400]}
+    out["nondeterministic_ops"] = sorted(ctx.flagged)
     return out
 
 
@@ -443,7 +483,7 @@ def throughput(ctx: Context) -> dict[str, Any]:
                     first, seconds = seconds_per_call(step.run, device, sizes.warmup, sizes.steps)
             except Exception as err:  # one variant failing must not lose the others
                 rows.append({"scheme": scheme, "variant": name,
-                             "error": f"{type(err).__name__}: {str(err).splitlines()[0][:300]}"})
+                             "error": f"{type(err).__name__}: {first_line(err)}"[:400]})
                 continue
             peak = peaks[v.precision]
             rows.append({"scheme": scheme, "optimizer": optimizer, "variant": name,
@@ -543,21 +583,30 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [f"correctness: {c.get('error') or c.get('skipped')}", ""]
     elif c:
         lines += ["| correctness check | result | detail |", "|---|---|---|"]
-        for key in ("same_seed_fp32", "same_seed_bf16", "resume"):
-            r = c[key]
-            lines.append(f"| {key.replace('_', ' ')} | {'equal' if r['equal'] else 'DIFFERENT'} "
-                         f"| max abs diff: state {r['state_max_abs_diff']:.3g}, metrics "
-                         f"{r['metrics_max_abs_diff']:.3g} |")
-        a = c["cpu_agreement"]
-        lines.append(f"| {a['pair'][0]} vs {a['pair'][1]}: first gradients and SGD update | "
-                     f"{'agree' if a['agree'] else 'DISAGREE'} | losses {a['loss_rel_diff']:.1e} "
-                     f"(tol {a['loss_rtol']:g}); gradients D {a['grad_d_rel_diff']:.1e}, G "
-                     f"{a['grad_g_rel_diff']:.1e}, update {a['moves_rel_diff']:.1e} "
-                     f"(tol {a['rtol']:g}) |")
-        r = c["rng_round_trip"]
-        lines.append(f"| RNG state round trip | {'equal' if r['equal'] else 'DIFFERENT'} "
-                     f"| CUDA generators saved: {r['has_cuda_state']} |")
-        ops = c["nondeterministic_ops"]
+        for key in ("same_seed_fp32", "resume", "same_seed_bf16", "evaluation"):
+            r = c.get(key)
+            if r is not None and "equal" in r:
+                lines.append(f"| {key.replace('_', ' ')} | "
+                             f"{'equal' if r['equal'] else 'DIFFERENT'} | max abs diff: state "
+                             f"{r['state_max_abs_diff']:.3g}, metrics "
+                             f"{r['metrics_max_abs_diff']:.3g} |")
+        a = c.get("cpu_agreement")
+        if a is not None and "agree" in a:
+            lines.append(f"| {a['pair'][0]} vs {a['pair'][1]}: first gradients and SGD update "
+                         f"| {'agree' if a['agree'] else 'DISAGREE'} | losses "
+                         f"{a['loss_rel_diff']:.1e} (tol {a['loss_rtol']:g}); gradients D "
+                         f"{a['grad_d_rel_diff']:.1e}, G {a['grad_g_rel_diff']:.1e}, update "
+                         f"{a['moves_rel_diff']:.1e} (tol {a['rtol']:g}) |")
+        r = c.get("rng_round_trip")
+        if r is not None and "equal" in r:
+            lines.append(f"| RNG state round trip | {'equal' if r['equal'] else 'DIFFERENT'} "
+                         f"| CUDA generators saved: {r['has_cuda_state']} |")
+        for name in CHECKS:
+            failed = c.get(name)
+            if isinstance(failed, dict) and ("error" in failed or "skipped" in failed):
+                lines.append(f"| {name.replace('_', ' ')} | FAILED TO RUN | "
+                             f"{failed.get('error') or failed.get('skipped')} |")
+        ops = c.get("nondeterministic_ops", [])
         lines += ["", "torch's nondeterminism warnings: " + ("none" if not ops else "; ".join(ops)),
                   ""]
     t = report["sections"].get("throughput", {})
@@ -645,7 +694,7 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as err:  # a section that fails must not lose the others' numbers
                 traceback.print_exc()
                 report["sections"][name] = {
-                    "error": f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}"}
+                    "error": f"{type(err).__name__}: {first_line(err)}"[:400]}
             report["sections"][name]["seconds"] = time.monotonic() - section_started
             report["elapsed_s"] = time.monotonic() - started
             (out / "gpu.json").write_text(json.dumps(report, indent=1, default=str))

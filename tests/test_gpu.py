@@ -188,6 +188,24 @@ def test_the_sampler_cuts_batches_on_the_device_its_samples_live_on():
     assert x.device.type == "meta" and x.dtype == torch.float32 and x.shape == (10, 1, 4, 4)
 
 
+def test_loading_the_cached_classifier_leaves_the_training_stream_alone(tmp_path):
+    """Found by bench/gpu.py's evaluation check: a run that loaded the FID/recon_acc classifier
+    from the cache drew the classifier's initial weights from the run's stream before step 1, so
+    it trained on other noise than the run that had trained (and cached) it, seed for seed."""
+    from benchmark.evaluation.classifier import ClassifierSettings, load_or_train_classifier
+
+    x = torch.randint(0, 256, (100, 1, 28, 28), dtype=torch.uint8)
+    y = torch.arange(100) % 10
+    settings = ClassifierSettings(channels=1, image_size=28, num_classes=10, epochs=1,
+                                  train_count=100, seed=0, min_updates=2)
+    for _ in ("train and cache", "load"):
+        torch.manual_seed(0)
+        before = torch.get_rng_state()
+        load_or_train_classifier(tmp_path / "c.pt", settings, (x, y), (x, y))
+        assert torch.equal(torch.get_rng_state(), before)
+    assert (tmp_path / "c.pt").exists()
+
+
 # --- bench/gpu.py --------------------------------------------------------------------------------
 
 def _bench(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -234,6 +252,9 @@ def test_bench_gpu_runs_every_section_on_the_cpu_with_compile_and_the_grids(tmp_
     assert "error" not in c, c
     assert c["same_seed_fp32"]["equal"] and c["same_seed_bf16"]["equal"] and c["resume"]["equal"]
     assert c["resume"]["stopped_at_step"] == gpu.CPU_SIZES.stop_at
+    assert c["evaluation"]["equal"] and c["evaluation"]["finite"], c["evaluation"]
+    assert {"fid_classifier", "recon_acc", "knn_acc", "probe_acc"} <= set(c["evaluation"]["metrics"])
+    assert c["rng_round_trip"]["equal"] and c["cpu_agreement"]["agree"]
     rows = report["sections"]["throughput"]["rows"]
     assert len(rows) == len(gpu.VARIANTS) and all("images_per_s" in r for r in rows), rows
     grids = report["sections"]["grids"]
