@@ -1,31 +1,33 @@
 """The CUDA path in one prepared command: is it correct, how fast is it, how long do grids take.
 
-    PYTHONPATH=. python bench/gpu.py --data-root ../shared/data --out bench/gpu-results
+    PYTHONPATH=. timeout 480 python bench/gpu.py --data-root ../shared/data --out bench/gpu-results
     PYTHONPATH=. python bench/gpu.py --device cpu --out /tmp/gpu-cpu    # same code paths, tiny
 
 Without CUDA (and without `--device cpu`) it prints one line and exits 0. With it, in under
-8 minutes on one H100-class GPU (`--budget-s`, default 420 s, after which the sections left
-are skipped with one line each), it runs three sections and writes `gpu.json` and `gpu.md`:
+8 minutes on one H100-class GPU, it runs its sections in this order and writes `gpu.json` and
+`gpu.md` to `--out` after each (after `--budget-s`, 400 s by default, what is left is skipped
+with one line each; a section that fails records its error and the next one runs):
 
-1. correctness: two runs with the same seed end bitwise equal (fp32 and bf16); a run stopped
-   after a checkpoint and resumed ends bitwise equal to the uninterrupted one; the CUDA
-   generators round-trip through a checkpoint's RNG state; the operations torch warned about
-   as nondeterministic are listed; CPU and device agree on a few updates of the same networks
-   from the same weights, batch and noise (dropout off: the CPU and CUDA generators are
-   different streams by design) within `LOSS_RTOL` on every loss and `PARAM_ATOL` on every
-   parameter;
+1. correctness (independent checks): two runs with the same seed end bitwise equal (fp32, and
+   bf16); a run stopped after a checkpoint and resumed ends bitwise equal to the uninterrupted
+   one; every metric family evaluated on the device twice gives the same numbers; the CUDA
+   generators round-trip through a checkpoint's RNG state; torch's nondeterminism warnings are
+   listed; CPU and device agree on the first gradients and the first SGD update of the same
+   networks from the same weights and draw (`first_update`: `LOSS_RTOL`, `RTOL`);
 2. throughput of the 32x32 paper model (full width, z_dim 256) at batch 100 for the
    alternating, simultaneous and extragradient updates, per variant (fp32, fp32 with NCHW
-   weights, tf32, bf16, bf16 with NCHW weights, bf16 with cuDNN autotuning, bf16 compiled): images
-   per second (batch / seconds per update) and the share of the matmul peak measured here in
-   the same precision (FLOPs of one update counted by `FlopCounterMode`);
-3. wall time of `grids/sem_vs_sgd.yaml` at its settings (needs CIFAR-10 under --data-root,
-   skipped with one line without it) and of `grids/quickstart.yaml` (embedded digits), each
-   through `python -m benchmark.run` in a fresh store, several runs sharing the device under
-   the processes executor.
+   weights, tf32, bf16, bf16 with NCHW weights, bf16 with cuDNN autotuning): images per second
+   (batch / seconds per update) and the share of the matmul peak measured here in the same
+   precision (FLOPs of one update counted by `FlopCounterMode`);
+3. grids: wall time of `grids/sem_vs_sgd.yaml` at its settings (needs CIFAR-10 under
+   --data-root, skipped with one line without it) and of `grids/quickstart.yaml` (embedded
+   digits), each through `python -m benchmark.run` in a fresh store, several runs sharing the
+   device under the processes executor;
+4. compiled: throughput's bf16 compiled variant, last because compiling takes minutes (each
+   starts only with `COMPILE_RESERVE_S` of the budget left).
 
-`--device cpu` runs every section's code at tiny sizes (a test runs it: tests/test_gpu.py);
-its numbers mean nothing. docs/gpu.md says what each setting does.
+`--device cpu` runs every section's code at tiny sizes (tests/test_gpu.py runs it); its numbers
+mean nothing. docs/gpu.md says what each setting does.
 """
 
 from __future__ import annotations
@@ -169,6 +171,8 @@ class Context:
     flagged: set[str] = field(default_factory=set)  # torch's nondeterminism warnings seen
     store: MlflowStore | None = None  # the correctness runs' store and experiment
     experiment: str = ""
+    peaks: dict[str, float] = field(default_factory=dict)  # precision -> matmul FLOP/s
+    flops: dict[str, int] = field(default_factory=dict)  # scheme -> FLOPs of one update
 
     def left_s(self) -> float:
         return self.deadline - time.monotonic()
@@ -457,46 +461,71 @@ def correctness(ctx: Context) -> dict[str, Any]:
 
 # --- 2. throughput -------------------------------------------------------------------------------
 
-def throughput(ctx: Context) -> dict[str, Any]:
-    sizes, device = ctx.sizes, ctx.device
-    peaks = {p: matmul_peak(device, sizes.matmul_n, p) for p in PEAK_DTYPES}
-    g = torch.Generator().manual_seed(0)
-    batch = torch.rand(sizes.batch, 3, 32, 32, generator=g)
-    rows = []
-    for scheme, optimizer in ctx.schemes:
-        flops_step = bare_step(sizes.model, (3, 32, 32), batch, scheme, optimizer, device=device)
-        flops_step.run()  # the first call allocates; count the second
+COMPILE_RESERVE_S = 150.0  # a compiled variant starts only with this much of the budget left
+
+
+def update_flops(ctx: Context, batch: torch.Tensor, scheme: str, optimizer: str) -> int:
+    """FLOPs of one eager fp32 update (FlopCounterMode), counted once per scheme."""
+    if scheme not in ctx.flops:
+        step = bare_step(ctx.sizes.model, (3, 32, 32), batch, scheme, optimizer,
+                         device=ctx.device)
+        step.run()  # the first call allocates; count the second
         with FlopCounterMode(display=False) as counter:
-            flops_step.run()
-        flops = counter.get_total_flops()
-        del flops_step
-        for name in ctx.variants:
-            if ctx.left_s() < 30:
+            step.run()
+        ctx.flops[scheme] = counter.get_total_flops()
+    return ctx.flops[scheme]
+
+
+def time_variants(ctx: Context, compiled: bool) -> list[dict[str, Any]]:
+    """One row per scheme and variant (the compiled variants, or the others)."""
+    sizes, device = ctx.sizes, ctx.device
+    if not ctx.peaks:
+        ctx.peaks = {p: matmul_peak(device, sizes.matmul_n, p) for p in PEAK_DTYPES}
+    batch = torch.rand(sizes.batch, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    names = [n for n in ctx.variants if VARIANTS[n].compile == compiled]
+    rows = []
+    for name in names:  # variant by variant: a budget cut loses whole variants, not schemes
+        v = VARIANTS[name]
+        for scheme, optimizer in ctx.schemes:
+            reserve = COMPILE_RESERVE_S if v.compile else 30.0
+            if ctx.left_s() < reserve:
                 rows.append({"scheme": scheme, "variant": name, "skipped": "time budget"})
                 continue
-            v = VARIANTS[name]
             try:
+                flops = update_flops(ctx, batch, scheme, optimizer)
                 with cudnn_benchmark(v.cudnn_benchmark):
                     step = bare_step(sizes.model, (3, 32, 32), batch, scheme, optimizer,
                                      memory_format=torch.contiguous_format if v.contiguous else None,
                                      device=device, precision=v.precision, compile=v.compile)
                     first, seconds = seconds_per_call(step.run, device, sizes.warmup, sizes.steps)
+                del step
             except Exception as err:  # one variant failing must not lose the others
+                traceback.print_exc()
                 rows.append({"scheme": scheme, "variant": name,
                              "error": f"{type(err).__name__}: {first_line(err)}"[:400]})
                 continue
-            peak = peaks[v.precision]
+            finally:
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
             rows.append({"scheme": scheme, "optimizer": optimizer, "variant": name,
                          "seconds_per_update": seconds, "first_call_s": first,
                          "images_per_s": sizes.batch / seconds, "gflop_per_update": flops / 1e9,
                          "tflop_per_s": flops / seconds / 1e12,
-                         "of_peak": flops / seconds / peak, "peak_precision": v.precision})
-            del step
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-    return {"model": dataclasses.asdict(sizes.model), "batch": sizes.batch,
-            "peak_tflop_per_s": {k: v / 1e12 for k, v in peaks.items()},
-            "matmul_n": sizes.matmul_n, "rows": rows}
+                         "of_peak": flops / seconds / ctx.peaks[v.precision],
+                         "peak_precision": v.precision})
+    return rows
+
+
+def throughput(ctx: Context) -> dict[str, Any]:
+    """The eager variants (the compiled ones run last, in `compiled`: compiling takes long)."""
+    rows = time_variants(ctx, compiled=False)
+    return {"model": dataclasses.asdict(ctx.sizes.model), "batch": ctx.sizes.batch,
+            "peak_tflop_per_s": {k: v / 1e12 for k, v in ctx.peaks.items()},
+            "matmul_n": ctx.sizes.matmul_n, "rows": rows}
+
+
+def compiled(ctx: Context) -> dict[str, Any]:
+    return {"rows": time_variants(ctx, compiled=True)}
 
 
 # --- 3. wall time of grids -----------------------------------------------------------------------
@@ -556,6 +585,7 @@ SECTIONS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "correctness": correctness,
     "throughput": throughput,
     "grids": grid_wall_times,
+    "compiled": compiled,  # throughput's compiled variants, last: compiling takes minutes
 }
 
 
@@ -610,7 +640,9 @@ def markdown(report: dict[str, Any]) -> str:
         lines += ["", "torch's nondeterminism warnings: " + ("none" if not ops else "; ".join(ops)),
                   ""]
     t = report["sections"].get("throughput", {})
+    extra = report["sections"].get("compiled", {})
     if "rows" in t:
+        t = {**t, "rows": t["rows"] + extra.get("rows", [])}
         peaks = ", ".join(f"{k} {v:.1f}" for k, v in t["peak_tflop_per_s"].items())
         lines += [f"Throughput, 32x32 model (z_dim {t['model']['z_dim']}, width "
                   f"{t['model']['width']:g}), batch {t['batch']}; matmul peak "
@@ -642,6 +674,8 @@ def markdown(report: dict[str, Any]) -> str:
                 lines.append(f"| {name} | {g.get('skipped') or g.get('error')} | | | |")
     elif grids:
         lines.append(f"grids: {grids.get('error') or grids.get('skipped')}")
+    if "error" in extra or "skipped" in extra:
+        lines += ["", f"compiled: {extra.get('error') or extra.get('skipped')}"]
     return "\n".join(lines) + "\n"
 
 
@@ -652,8 +686,8 @@ def main(argv: list[str] | None = None) -> int:
                         "paths at tiny sizes")
     p.add_argument("--data-root", help="folder holding cifar10/ for grids/sem_vs_sgd.yaml")
     p.add_argument("--out", default="bench/gpu-results", help="where gpu.json and gpu.md go")
-    p.add_argument("--budget-s", type=float, default=420.0,
-                   help="seconds after which the sections left are skipped (default: 420)")
+    p.add_argument("--budget-s", type=float, default=400.0,
+                   help="seconds after which the sections left are skipped (default: 400)")
     p.add_argument("--sections", default=",".join(SECTIONS),
                    help=f"comma-separated, from {', '.join(SECTIONS)}")
     p.add_argument("--variants", default=",".join(VARIANTS),
@@ -696,13 +730,16 @@ def main(argv: list[str] | None = None) -> int:
                 report["sections"][name] = {
                     "error": f"{type(err).__name__}: {first_line(err)}"[:400]}
             report["sections"][name]["seconds"] = time.monotonic() - section_started
-            report["elapsed_s"] = time.monotonic() - started
-            (out / "gpu.json").write_text(json.dumps(report, indent=1, default=str))
+            write(report, out, started)  # after each section: a killed run keeps what it had
+    write(report, out, started)
+    print(markdown(report))
+    return 0
+
+
+def write(report: dict[str, Any], out: Path, started: float) -> None:
     report["elapsed_s"] = time.monotonic() - started
     (out / "gpu.json").write_text(json.dumps(report, indent=1, default=str))
     (out / "gpu.md").write_text(markdown(report))
-    print(markdown(report))
-    return 0
 
 
 if __name__ == "__main__":
