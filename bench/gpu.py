@@ -57,6 +57,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from bench.common import bare_step
 from benchmark import checkpoint
 from benchmark.data import DataConfig, on_disk
+from benchmark.device import configure
 from benchmark.errors import first_line
 from benchmark.grid import expand_grid
 from benchmark.models import ModelConfig, build_ali
@@ -99,8 +100,7 @@ VARIANTS = {
     "bf16 cudnn.benchmark": Variant("bf16", cudnn_benchmark=True),
     "bf16 compiled": Variant("bf16", compile=True),
 }
-PEAK_DTYPES = {"fp32": (torch.float32, "ieee"), "tf32": (torch.float32, "tf32"),
-               "bf16": (torch.bfloat16, "tf32")}
+PEAK_DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16}
 
 
 @dataclass(frozen=True)
@@ -205,16 +205,11 @@ def seconds_per_call(fn: Callable[[], object], device: torch.device, warmup: int
 
 def matmul_peak(device: torch.device, n: int, precision: str) -> float:
     """Best rate (FLOP/s) of an n x n matmul in `precision`'s dtype and float32 math."""
-    dtype, math_mode = PEAK_DTYPES[precision]
+    dtype = PEAK_DTYPES[precision]
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
-    settings = torch.backends.cuda.matmul
-    before = settings.fp32_precision
-    settings.fp32_precision = math_mode
-    try:
+    with PRECISIONS.get(precision).update():  # fp32: IEEE; tf32: TF32 tensor cores
         best = min(seconds_per_call(lambda: a @ b, device, 2, 3)[1] for _ in range(3))
-    finally:
-        settings.fp32_precision = before
     return 2 * n ** 3 / best
 
 
@@ -494,6 +489,7 @@ def time_variants(ctx: Context, compiled: bool) -> list[dict[str, Any]]:
             try:
                 flops = update_flops(ctx, batch, scheme, optimizer)
                 with cudnn_benchmark(v.cudnn_benchmark):
+                    configure(device, v.cudnn_benchmark)  # deterministic kernels, as a run
                     step = bare_step(sizes.model, (3, 32, 32), batch, scheme, optimizer,
                                      memory_format=torch.contiguous_format if v.contiguous else None,
                                      device=device, precision=v.precision, compile=v.compile)
@@ -553,7 +549,8 @@ def grid_wall_times(ctx: Context) -> dict[str, Any]:
                 "--checkpoint-dir", str(folder / "ckpt"), *ctx.sizes.grid_executor[name]]
         if ctx.data_root is not None:
             args += ["--data-root", ctx.data_root]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}  # carried wheels stay found
         started = time.perf_counter()
         try:
             proc = subprocess.run(args, cwd=folder, env=env, capture_output=True, text=True,

@@ -36,9 +36,13 @@ class Precision:
     @contextlib.contextmanager
     def update(self) -> Iterator[None]:
         """The float32 math of one training step (TF32 or not), restored after it. Set through
-        torch's `fp32_precision` settings only: mixing them with the legacy `allow_tf32` flags
-        is an error in torch; the cuDNN level is set with its convolutions because inductor's
-        convolution templates read it."""
+        torch's `fp32_precision` settings (torch 2.9 and later; mixing them with the legacy
+        `allow_tf32` flags is an error there), the cuDNN level with its convolutions because
+        inductor's convolution templates read it; older torch gets the legacy flags."""
+        if not hasattr(torch.backends.cuda.matmul, "fp32_precision"):
+            with _legacy_tf32(self.fp32_precision == "tf32"):
+                yield
+            return
         settings = (torch.backends.cuda.matmul, torch.backends.cudnn, torch.backends.cudnn.conv)
         before = [s.fp32_precision for s in settings]
         for s in settings:
@@ -54,6 +58,16 @@ class Precision:
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device.type, dtype=self.autocast_dtype)
+
+
+@contextlib.contextmanager
+def _legacy_tf32(on: bool) -> Iterator[None]:
+    before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = on
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
 
 
 PRECISIONS: Registry[Precision] = Registry("precision", "train.precision")

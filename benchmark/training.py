@@ -81,7 +81,8 @@ def compile_networks(ali: ALI) -> None:
     gradients from one forward pass); it only saves memory."""
     import torch._functorch.config
 
-    torch._functorch.config.donated_buffer = False
+    if hasattr(torch._functorch.config, "donated_buffer"):  # torch 2.5 and later
+        torch._functorch.config.donated_buffer = False
     for network in (ali.encoder, ali.decoder, ali.discriminator):
         network.compile()
 
