@@ -38,6 +38,7 @@ import dataclasses
 import json
 import math
 import os
+import pickle
 import platform
 import re
 import subprocess
@@ -51,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -168,6 +170,7 @@ class Context:
     deadline: float
     variants: list[str]
     schemes: list[tuple[str, str]]
+    cifar_from_tiny: bool = False  # sem_vs_sgd on `tiled_cifar` when --data-root lacks CIFAR-10
     flagged: set[str] = field(default_factory=set)  # torch's nondeterminism warnings seen
     store: MlflowStore | None = None  # the correctness runs' store and experiment
     experiment: str = ""
@@ -526,13 +529,45 @@ def compiled(ctx: Context) -> dict[str, Any]:
 
 # --- 3. wall time of grids -----------------------------------------------------------------------
 
+SUBSET = {"data_batch": (5, 1017), "test_batch": (1, 1017)}  # the shared CIFAR-10 subset's files
+
+
+def tiled_cifar(root: Path) -> Path:
+    """A CIFAR-10 folder the size of the shared subset (5 x 1,017 training, 1,017 test images),
+    tiled from the real images committed in tests/tiny_data/cifar10: what `grids/sem_vs_sgd.yaml`
+    computes does not depend on the pixels, so its wall time can be taken where the real subset
+    (18 MB) cannot travel; its metrics mean nothing. Returns the data root."""
+    source = ROOT / "tests" / "tiny_data" / "cifar10"
+    target = root / "cifar10"
+    target.mkdir(parents=True, exist_ok=True)
+    for prefix, (files, size) in SUBSET.items():
+        entries = []
+        for path in sorted(source.glob(f"{prefix}*")):
+            with open(path, "rb") as f:
+                entries.append(pickle.load(f, encoding="bytes"))
+        data = np.concatenate([np.asarray(e[b"data"], dtype=np.uint8) for e in entries])
+        labels = np.concatenate([np.asarray(e[b"labels"], dtype=np.int64) for e in entries])
+        reps = -(-files * size // len(data))
+        data, labels = np.tile(data, (reps, 1)), np.tile(labels, reps)
+        for i in range(files):
+            cut = slice(i * size, (i + 1) * size)
+            name = f"{prefix}_{i + 1}" if prefix == "data_batch" else prefix
+            with open(target / name, "wb") as f:
+                pickle.dump({b"data": data[cut], b"labels": labels[cut].tolist()}, f, protocol=4)
+    return root
+
+
 def grid_wall_times(ctx: Context) -> dict[str, Any]:
     out = {}
     for name in ("sem_vs_sgd", "quickstart"):
         grid = ROOT / "grids" / f"{name}.yaml"
+        data_root, data = ctx.data_root, "real"
         if name == "sem_vs_sgd":
             cifar = DataConfig(dataset="cifar10", data_root=ctx.data_root or "")
-            if ctx.data_root is None or not on_disk(cifar):
+            if (ctx.data_root is None or not on_disk(cifar)) and ctx.cifar_from_tiny:
+                data_root = str(tiled_cifar(ctx.work / "tiled"))
+                data = "CIFAR-10 tiled from tests/tiny_data (timing only)"
+            elif ctx.data_root is None or not on_disk(cifar):
                 out[name] = {"skipped": f"no CIFAR-10 under --data-root {ctx.data_root!r}"}
                 print(f"gpu.py: {name}: skipped, no CIFAR-10 under --data-root "
                       f"{ctx.data_root!r}", flush=True)
@@ -547,8 +582,8 @@ def grid_wall_times(ctx: Context) -> dict[str, Any]:
         args = [sys.executable, "-m", "benchmark.run", "--grid", str(grid), *sets,
                 "--tracking-uri", f"sqlite:///{folder}/mlflow.db",
                 "--checkpoint-dir", str(folder / "ckpt"), *ctx.sizes.grid_executor[name]]
-        if ctx.data_root is not None:
-            args += ["--data-root", ctx.data_root]
+        if data_root is not None:
+            args += ["--data-root", data_root]
         paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}  # carried wheels stay found
         started = time.perf_counter()
@@ -563,7 +598,7 @@ def grid_wall_times(ctx: Context) -> dict[str, Any]:
         lines = [x for x in proc.stderr.splitlines() + proc.stdout.splitlines()
                  if SUMMARY.match(x)]
         finished = sum(SUMMARY.match(x).group(1) == "finished" for x in lines)
-        out[name] = {"wall_s": wall, "exit_code": proc.returncode, "runs": len(lines),
+        out[name] = {"wall_s": wall, "exit_code": proc.returncode, "runs": len(lines), "data": data,
                      "finished": finished,
                      "executor": " ".join(ctx.sizes.grid_executor[name]),
                      "overrides": ctx.sizes.grid_sets[name], "summaries": lines}
@@ -659,16 +694,16 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [f"throughput: {t.get('error') or t.get('skipped')}", ""]
     grids = report["sections"].get("grids", {})
     if grids and "error" not in grids and "skipped" not in grids:
-        lines += ["| grid | wall time | runs (finished) | executor | exit |",
-                  "|---|---|---|---|---|"]
+        lines += ["| grid | wall time | runs (finished) | executor | data | exit |",
+                  "|---|---|---|---|---|---|"]
         for name, g in grids.items():
             if not isinstance(g, dict):
                 continue
             if "wall_s" in g:
                 lines.append(f"| {name} | {g['wall_s']:.0f} s | {g['runs']} ({g['finished']}) | "
-                             f"{g['executor']} | {g['exit_code']} |")
+                             f"{g['executor']} | {g['data']} | {g['exit_code']} |")
             else:
-                lines.append(f"| {name} | {g.get('skipped') or g.get('error')} | | | |")
+                lines.append(f"| {name} | {g.get('skipped') or g.get('error')} | | | | |")
     elif grids:
         lines.append(f"grids: {grids.get('error') or grids.get('skipped')}")
     if "error" in extra or "skipped" in extra:
@@ -682,6 +717,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="cuda (default; one line and exit 0 without it) or cpu: the same code "
                         "paths at tiny sizes")
     p.add_argument("--data-root", help="folder holding cifar10/ for grids/sem_vs_sgd.yaml")
+    p.add_argument("--cifar-from-tiny", action="store_true",
+                   help="without CIFAR-10 under --data-root, time sem_vs_sgd on the shared "
+                        "subset's sizes tiled from tests/tiny_data (its metrics mean nothing)")
     p.add_argument("--out", default="bench/gpu-results", help="where gpu.json and gpu.md go")
     p.add_argument("--budget-s", type=float, default=400.0,
                    help="seconds after which the sections left are skipped (default: 400)")
@@ -712,7 +750,8 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"device": describe_device(device), "sections": {}}
     with tempfile.TemporaryDirectory(prefix="alibench-gpu-") as tmp:
         ctx = Context(device, DEVICE_SIZES if device.type == "cuda" else CPU_SIZES, Path(tmp),
-                      data_root, started + args.budget_s, variants, schemes)
+                      data_root, started + args.budget_s, variants, schemes,
+                      args.cifar_from_tiny)
         for name in sections:
             if ctx.left_s() <= 0:
                 report["sections"][name] = {"skipped": "time budget"}

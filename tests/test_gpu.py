@@ -242,9 +242,20 @@ def test_bench_gpu_runs_its_throughput_and_agreement_code_on_the_cpu(tmp_path):
     assert agreement["agree"] and 0 < agreement["moves_rel_diff"] < gpu.RTOL
 
 
+def test_tiled_cifar_has_the_shared_subsets_sizes_and_real_images(tmp_path):
+    """Where the real subset cannot travel to the device, sem_vs_sgd is timed on this."""
+    from benchmark.data import DataConfig, load_dataset
+
+    root = gpu.tiled_cifar(tmp_path)
+    data = load_dataset(DataConfig(dataset="cifar10", data_root=str(root), image_size=32), 0)
+    tiny = load_dataset(DataConfig(dataset="cifar10", data_root=str(TINY_DATA), image_size=32), 0)
+    assert (len(data.train), len(data.test)) == (5 * 1017, 1017)
+    assert torch.equal(data.test.x[:40], tiny.test.x) and torch.equal(data.test.x[40:80], tiny.test.x)
+
+
 @pytest.mark.slow
 def test_bench_gpu_runs_every_section_on_the_cpu_with_compile_and_the_grids(tmp_path):
-    out = _bench(["--device", "cpu", "--out", str(tmp_path), "--data-root", str(TINY_DATA),
+    out = _bench(["--device", "cpu", "--out", str(tmp_path), "--cifar-from-tiny",
                   "--schemes", "simultaneous"], tmp_path)
     assert out.returncode == 0, out.stderr
     report = json.loads((tmp_path / "gpu.json").read_text())
@@ -261,5 +272,6 @@ def test_bench_gpu_runs_every_section_on_the_cpu_with_compile_and_the_grids(tmp_
     grids = report["sections"]["grids"]
     for name in ("sem_vs_sgd", "quickstart"):
         assert grids[name]["exit_code"] == 0 and grids[name]["finished"] == 2, grids[name]
+    assert grids["sem_vs_sgd"]["data"].startswith("CIFAR-10 tiled")
     table = (tmp_path / "gpu.md").read_text()
     assert "| resume | equal |" in table and "| quickstart |" in table
