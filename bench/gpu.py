@@ -406,7 +406,7 @@ def first_update(ctx: Context, device: torch.device, memory_format: str
                "grad_d": flat([p.grad for p in ali.discriminator_parameters()]),
                "grad_g": flat([p.grad for p in ali.generator_parameters()])}
         start = flat(list(ali.parameters()))
-        SCHEMES["alternating"](1, True).step(players)
+        SCHEMES["alternating"]().step(players)  # its defaults: one D step
         out["moves"] = flat(list(ali.parameters())) - start
     return out
 
