@@ -19,8 +19,10 @@ import torch
 from benchmark.data import DataConfig
 from benchmark.models import ALI, ModelConfig, build_ali
 from benchmark.optimizers import build_optimizer
+from benchmark.precision import PRECISIONS
 from benchmark.schemes import SCHEMES, Game, Players
 from benchmark.stabilizers import Stabilizer
+from benchmark.training import compile_networks
 
 BATCH = 100  # the paper's minibatch
 
@@ -71,25 +73,40 @@ def bare_step(model: ModelConfig, shape: tuple[int, ...], batch: torch.Tensor,
               stabilizers: list[Stabilizer] | None = None, seed: int = 0,
               lr_g: float = 2e-4, lr_d: float = 1e-4,
               make_optimizer: MakeOptimizer | None = None,
-              memory_format: torch.memory_format | None = None) -> BareStep:
+              memory_format: torch.memory_format | None = None,
+              device: torch.device | None = None, precision: str = "fp32",
+              compile: bool = False) -> BareStep:
     """Build the networks, both optimizers and the scheme around one fixed `batch`.
 
     `make_optimizer(params, lr)` replaces the registry's `optimizer` (to compare
     implementations); `memory_format`, if given, lays out the networks' weights and the batch
     in place of the suite's choice (`benchmark.models.CONV_MEMORY_FORMAT` for the weights).
+    `device`, `precision` (`train.precision`) and `compile` (`train.compile`) are the run's
+    settings of the same names, applied as `benchmark.training.train` applies them.
     """
+    device = device or torch.device("cpu")
     torch.manual_seed(seed)
     ali = build_ali(model, shape)
     if memory_format is not None:
         ali = ali.to(memory_format=memory_format)
         batch = batch.contiguous(memory_format=memory_format)
+    ali = ali.to(device)
+    batch = batch.to(device)
+    if compile:
+        compile_networks(ali)
     ali.train()
-    game = Game(ali, stabilizers or [], lambda: batch, torch.device("cpu"))
+    chosen = PRECISIONS.get(precision)
+    game = Game(ali, stabilizers or [], lambda: batch, device, precision=chosen)
     make = make_optimizer or (lambda params, lr: build_optimizer(optimizer, params, lr))
     players = Players(game, make(ali.discriminator_parameters(), lr_d),
                       make(ali.generator_parameters(), lr_g))
     update = SCHEMES[scheme]()  # its default options (alternating: 1 D step)
-    return BareStep(ali, players, lambda: update.step(players))
+
+    def run() -> object:
+        with chosen.update():
+            return update.step(players)
+
+    return BareStep(ali, players, run)
 
 
 def step_times(step: Callable[[], object], steps: int, warmup: int = 2) -> list[float]:

@@ -62,8 +62,10 @@ def load_latest(folder: Path) -> dict[str, Any] | None:
     return None
 
 
-def rng_state() -> dict[str, Any]:
-    """Every global random stream a run consumes (dropout, noise, numpy, random)."""
+def rng_state(device: torch.device | None = None) -> dict[str, Any]:
+    """Every global random stream a run consumes (dropout, noise, numpy, random), with the CUDA
+    generators' under `cuda` when the run's device (default: whether CUDA is present) is CUDA:
+    on a GPU, dropout and the prior and encoder noise come from them, not from the CPU's."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     state = {
         "torch": torch.get_rng_state(),
@@ -72,16 +74,29 @@ def rng_state() -> dict[str, Any]:
         "random": list(random.getstate()[1]),
         "random_gauss": random.getstate()[2],
     }
-    if torch.cuda.is_available():
+    if _uses_cuda(device):
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
+def set_rng_state(state: dict[str, Any], device: torch.device | None = None) -> None:
+    """Restore `rng_state`'s streams. A run on CUDA resumed from a checkpoint without CUDA
+    generators (written on the CPU under `device: auto`) continues, warned: its CUDA draws
+    then start from the seed's, not where they stopped, so it is no longer the same run."""
     torch.set_rng_state(state["torch"])
     n = state["numpy"]
     np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"],
                          n["has_gauss"], n["cached"]))
     random.setstate((3, tuple(state["random"]), state["random_gauss"]))
-    if "cuda" in state and torch.cuda.is_available():
+    if not _uses_cuda(device):
+        return
+    if "cuda" in state:
         torch.cuda.set_rng_state_all(state["cuda"])
+    else:
+        warnings.warn("the checkpoint holds no CUDA generator state (written by a run on the "
+                      "CPU); resuming on CUDA, the random draws differ from an uninterrupted "
+                      "run's", stacklevel=2)
+
+
+def _uses_cuda(device: torch.device | None) -> bool:
+    return torch.cuda.is_available() if device is None else device.type == "cuda"

@@ -11,7 +11,7 @@ import contextlib
 import multiprocessing as mp
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from benchmark.errors import ConfigError
@@ -21,6 +21,7 @@ from benchmark.errors import ConfigError
 if TYPE_CHECKING:
     from benchmark.run_config import RunConfig
     from benchmark.runs import RunSummary, Target
+    from benchmark.slurm import SlurmOptions
 
 
 def available_cores() -> int:
@@ -230,10 +231,39 @@ EXECUTORS: dict[str, Callable[..., Iterator[RunSummary]]] = {
     "slurm": run_slurm,
 }
 
+def check_devices_here(runs: Sequence[RunConfig] = (), **_: object) -> None:
+    """Runs that execute on this machine: each asks for a device it has (`device: cuda` where
+    torch finds none is one line now, not a grid of failed runs)."""
+    from benchmark.device import check_devices
+
+    check_devices(runs)
+
+
+def check_slurm_devices(runs: Sequence[RunConfig] = (), slurm: SlurmOptions | None = None,
+                        **_: object) -> None:
+    """Slurm jobs run on other nodes, whose devices this machine cannot see: a run that asks for
+    CUDA needs GPUs in its job (`--slurm-gpus`); submitit's local cluster runs them here."""
+    if slurm is None:
+        return
+    if slurm.cluster == "local":
+        check_devices_here(runs)
+        return
+    wants = next((cfg for cfg in runs if cfg.device == "cuda"), None)
+    if wants is not None and slurm.gpus < 1:
+        from benchmark.run_config import run_name
+
+        raise ConfigError(f"--slurm-gpus: 0, but run {run_name(wants)} asks for device 'cuda'; "
+                          f"choose from: --slurm-gpus 1 or more, or device auto or cpu")
+
+
 # What an executor checks of its options before the grid creates anything (executors without
-# an entry need nothing); called with the executor's keyword options.
+# an entry need nothing); called with the executor's keyword options and the grid's `runs`.
+# Ray's nodes check their own devices when a run starts (`benchmark.device.resolve_device`).
 EXECUTOR_CHECKS: dict[str, Callable[..., None]] = {
+    "local": check_devices_here,
+    "processes": check_devices_here,
     "ray": check_ray_address,
+    "slurm": check_slurm_devices,
 }
 
 

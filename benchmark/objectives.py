@@ -24,6 +24,7 @@ import torch
 from benchmark.errors import ConfigError
 from benchmark.losses import discriminator_loss, generator_loss
 from benchmark.models import ALI
+from benchmark.precision import PRECISIONS, Precision
 from benchmark.registry import Registry
 from benchmark.stabilizers import Pairs, Stabilizer
 
@@ -44,12 +45,14 @@ class Game:
     objective, the encoder and decoder's alone), with the stabilizers' hooks applied."""
 
     def __init__(self, ali: ALI, stabilizers: list[Stabilizer], next_batch: Callable[[], torch.Tensor],
-                 device: torch.device, objective: Objective | None = None):
+                 device: torch.device, objective: Objective | None = None,
+                 precision: Precision | None = None):
         self.ali = ali
         self.stabilizers = stabilizers
         self.next_batch = next_batch
         self.device = device
         self.objective = objective if objective is not None else OBJECTIVES.get("ali")
+        self.precision = precision if precision is not None else PRECISIONS.get("fp32")
         self.step = 0  # the training step; stabilizer schedules read it
         self.evaluations = 0  # gradient evaluations so far: forward passes of the game
 
@@ -72,7 +75,8 @@ class Game:
         regularizers (their extra forward passes) where only the discriminator's loss is used.
         Each call is one gradient evaluation of the compute budget."""
         self.evaluations += 1
-        return self.objective.losses(self, draw, generator_terms)
+        with self.precision.autocast(self.device):  # bf16: the forward pass; backward follows it
+            return self.objective.losses(self, draw, generator_terms)
 
 
 @dataclass

@@ -160,7 +160,7 @@ def run_grid(args: argparse.Namespace) -> int:
 
     # Everything a grid needs that a user can get wrong, before the store is even opened.
     check_checkpoint_dir(args.checkpoint_dir)
-    check_executor(args.executor, ray_address=args.ray_address)
+    check_executor(args.executor, ray_address=args.ray_address, runs=grid.runs, slurm=slurm)
     check_data(grid.runs)
     store = MlflowStore(args.tracking_uri)
     store.check_reachable()

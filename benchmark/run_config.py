@@ -15,11 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark.data import DATASETS, DataConfig, known_sizes
+from benchmark.errors import ConfigError
 from benchmark.evaluation import validate_eval_config
 from benchmark.evaluation.settings import COUNT_DEFAULTS, EvalConfig, keyed_counts, resolve_counts
+from benchmark.models import DEFAULT_MEMORY_FORMAT, MEMORY_FORMATS
 from benchmark.models.settings import ModelConfig
 from benchmark.objectives import OBJECTIVES
 from benchmark.optimizers import OptimConfig, option_labels, validate_optim
+from benchmark.precision import PRECISIONS
 from benchmark.schemes import (
     SchemeConfig,
     check_scheme_optimizer,
@@ -53,6 +56,25 @@ class TrainConfig:
         "help": "ali: the adversarial game; autoencoder: the same encoder and decoder on the "
                 "stabilizers' reconstruction terms alone (cycle_consistency), no discriminator",
         "choices": OBJECTIVES.names, "in_key": "unless_default"})
+    # How the update computes (docs/gpu.md): each at its default leaves the run key as it was.
+    precision: str = field(default="fp32", metadata={
+        "help": "fp32: float32, no TF32; tf32: CUDA matmuls and convolutions on TF32 tensor "
+                "cores; bf16: the update's forward passes under bfloat16 autocast (float32 "
+                "weights and optimizer); evaluation is float32 in every case",
+        "choices": PRECISIONS.names, "in_key": "unless_default"})
+    memory_format: str = field(default=DEFAULT_MEMORY_FORMAT, metadata={
+        "help": "layout of the conv networks' weights (activations follow): channels_last "
+                "(NHWC) or contiguous (NCHW)",
+        "choices": MEMORY_FORMATS.names, "in_key": "unless_default"})
+    cudnn_benchmark: bool = field(default=False, metadata={
+        "help": "let cuDNN time its convolution algorithms and keep the fastest: faster on "
+                "CUDA, but the choice can differ from process to process, so runs (and resumes) "
+                "are no longer bitwise reproducible; no effect on the CPU",
+        "in_key": "unless_default"})
+    compile: bool = field(default=False, metadata={
+        "help": "torch.compile the encoder, decoder and discriminator (compiles once per "
+                "process; not with gradient_penalty, whose double backward it cannot take)",
+        "in_key": "unless_default"})
 
 
 @dataclass
@@ -95,6 +117,12 @@ def validate_run(cfg: RunConfig) -> None:
     OBJECTIVES.get(cfg.train.objective, field="train.objective").check(
         parse_stabilizers(cfg.stabilizers), cfg.scheme.written_options()["d_steps"])
     total_steps(cfg)
+    if cfg.train.compile:
+        twice = [s.name for s in parse_stabilizers(cfg.stabilizers) if s.double_backward]
+        if twice:
+            raise ConfigError(f"train.compile: true does not fit stabilizer {twice[0]!r} (it "
+                              f"differentiates twice, which torch.compile cannot); choose from: "
+                              f"false, or drop {twice[0]}")
     source = DATASETS.get(cfg.data.dataset)
     validate_eval_config(cfg.eval, source, source.labelled)
 

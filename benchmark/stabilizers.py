@@ -41,6 +41,7 @@ class Stabilizer:
     name: ClassVar[str]
     Options: ClassVar[type]
     draws_noise: ClassVar[bool] = False  # perturb() uses its generator
+    double_backward: ClassVar[bool] = False  # penalty() differentiates a gradient (not compilable)
 
     def __init__(self, options) -> None:
         self.options = options
@@ -163,6 +164,7 @@ class GradientPenalty(Stabilizer):
 
     name = "gradient_penalty"
     Options = GradientPenaltyOptions
+    double_backward = True
 
     def penalty(self, discriminator: nn.Module, pairs: Pairs, step: int) -> torch.Tensor | None:
         total = torch.zeros((), device=pairs.x_enc.device)

@@ -23,11 +23,14 @@ from benchmark.averages import Averages
 from benchmark.batch_norm import ScoringProtocol, StatisticsBatches
 from benchmark.data import BatchSampler, load_dataset
 from benchmark.data.provenance import describe_datasets
+from benchmark.data.samples import Samples
+from benchmark.device import configure, resolve_device
 from benchmark.evaluation.context import fork_rng
 from benchmark.evaluation.evaluator import Evaluator
 from benchmark.models import ALI, build_ali, build_encoder
 from benchmark.objectives import OBJECTIVES
 from benchmark.optimizers import build_optimizer
+from benchmark.precision import PRECISIONS
 from benchmark.run_config import RunConfig, run_key
 from benchmark.schemes import SCHEMES, Game, Players, total_steps
 from benchmark.stabilizers import parse_stabilizers
@@ -49,18 +52,39 @@ class RunResult:
     collapsed: bool = False
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+__all__ = ["RunResult", "resolve_device", "seed_everything", "train"]
 
 
-def seed_everything(seed: int, device: torch.device) -> None:
+def seed_everything(seed: int, device: torch.device, cudnn_benchmark: bool = False) -> None:
+    """Seed every global stream (torch's seeds the CUDA generators too) and set the kernels'
+    determinism (`benchmark.device.configure`): bit-for-bit resumes need deterministic kernels."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    # Bit-for-bit resumes need deterministic kernels; CUDA lacks some, so only warn there.
-    torch.use_deterministic_algorithms(True, warn_only=device.type != "cpu")
+    configure(device, cudnn_benchmark)
+
+
+def on_device(samples: Samples, device: torch.device) -> Samples:
+    """The training split on the run's device, copied once: the sampler then cuts each batch
+    there, not on the CPU followed by a copy per step. The evaluation keeps its CPU copy."""
+    if samples.x.device == device:
+        return samples
+    return Samples(samples.x.to(device), samples.y, samples.kind)
+
+
+def compile_networks(ali: ALI) -> None:
+    """`torch.compile` each network in place (`nn.Module.compile`: the parameters and the
+    state dict keep their names, so checkpoints are those of an eager run).
+
+    Buffer donation is turned off (process-wide): with it, a compiled backward refuses
+    `retain_graph=True`, which the simultaneous and extragradient schemes need (both players'
+    gradients from one forward pass); it only saves memory."""
+    import torch._functorch.config
+
+    if hasattr(torch._functorch.config, "donated_buffer"):  # torch 2.5 and later
+        torch._functorch.config.donated_buffer = False
+    for network in (ali.encoder, ali.decoder, ali.discriminator):
+        network.compile()
 
 
 def _finite(model: torch.nn.Module) -> bool:
@@ -124,13 +148,14 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
     `on_evaluation` may stop it after an evaluation (pruned); a resumed run calls it again for
     the evaluations it redoes, so the callback must answer the same for a step it has seen."""
     device = resolve_device(cfg.device)
-    seed_everything(cfg.seed, device)
+    seed_everything(cfg.seed, device, cfg.train.cudnn_benchmark)
+    precision = PRECISIONS.get(cfg.train.precision)
 
     # --- build -----------------------------------------------------------------------------
     data = load_dataset(cfg.data, cfg.seed)
     tracker.log_datasets(describe_datasets(cfg.data, data))
     shape = data.image_shape or tuple(data.train.x.shape[1:])
-    ali = build_ali(cfg.model, shape).to(device)
+    ali = build_ali(cfg.model, shape, cfg.train.memory_format).to(device)
     stabilizers = parse_stabilizers(cfg.stabilizers)
     for stabilizer in stabilizers:
         ali.discriminator = stabilizer.wrap_discriminator(ali.discriminator)
@@ -138,17 +163,21 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
     opt_d = build_optimizer(o.name, ali.discriminator_parameters(), o.lr_d, o.options)
     opt_g = build_optimizer(o.name, ali.generator_parameters(), o.lr_g, o.options)
     opt_d, opt_g = lookahead_pair(opt_d, opt_g, o.lookahead_k, o.lookahead_alpha)
-    statistics = StatisticsBatches(data.train.x, cfg.data.batch_size, cfg.eval.bn_batches,
+    train_samples = on_device(data.train, device)
+    statistics = StatisticsBatches(train_samples.x, cfg.data.batch_size, cfg.eval.bn_batches,
                                    ali.z_dim, cfg.seed, device)
     averages = Averages(ali, o.averaging, o.ema_decay, statistics)
-    sampler = BatchSampler(data.train, cfg.data.batch_size, cfg.seed)
+    if cfg.train.compile:  # in place: the scoring copies (deep copies) run compiled too
+        compile_networks(ali)
+    sampler = BatchSampler(train_samples, cfg.data.batch_size, cfg.seed)
     game = Game(ali, stabilizers, lambda: sampler.next()[0], device,
-                OBJECTIVES.get(cfg.train.objective))
+                OBJECTIVES.get(cfg.train.objective), precision)
     scheme = SCHEMES[cfg.scheme.name](cfg.scheme.options)
     players = Players(game, opt_d, opt_g)
     protocol = ScoringProtocol(cfg.eval.bn_stats, statistics)
+    layout = cfg.train.memory_format
     evaluator = Evaluator(cfg.eval, data, device,
-                          lambda: build_encoder(cfg.model, shape).to(device), cfg.seed,
+                          lambda: build_encoder(cfg.model, shape, layout).to(device), cfg.seed,
                           dataset_name=cfg.data.dataset, protocol=protocol)
     key = run_key(cfg)
 
@@ -169,7 +198,7 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
         opt_g.load_state_dict(saved["opt_g"])
         averages.load_state_dict(saved["averages"])
         sampler.load_state_dict(saved["sampler"])
-        checkpoint.set_rng_state(saved["rng"])
+        checkpoint.set_rng_state(saved["rng"], device)
         start = saved["step"]
         game.evaluations = saved.get("grad_evals", 0)
         clock = Clock(saved["cpu_time_s"], saved["wall_time_s"])
@@ -185,7 +214,7 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
             "run_key": key, "ali": ali.state_dict(), "opt_d": opt_d.state_dict(),
             "opt_g": opt_g.state_dict(), "sampler": sampler.state_dict(),
             "averages": averages.state_dict(),
-            "rng": checkpoint.rng_state(), "collapse": collapse.state_dict(),
+            "rng": checkpoint.rng_state(device), "collapse": collapse.state_dict(),
             "grad_evals": game.evaluations, **times})
 
     def score(step: int) -> dict[str, float]:
@@ -200,7 +229,8 @@ def train(cfg: RunConfig, tracker: Tracker, checkpoint_dir: Path,
     ali.train()
     for step in range(start + 1, steps + 1):
         game.step = step
-        losses = scheme.step(players)
+        with precision.update():
+            losses = scheme.step(players)
         averages.update()
         last = step == steps
         if not losses.finite():

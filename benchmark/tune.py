@@ -91,7 +91,7 @@ def tune(args: argparse.Namespace) -> int:
         _print_plan(grid)
         return 0
     check_checkpoint_dir(args.checkpoint_dir)
-    check_executor(args.executor, ray_address=args.ray_address)
+    check_executor(args.executor, ray_address=args.ray_address, runs=sample, slurm=slurm)
     check_data(sample)
     if args.storage.startswith("sqlite:///"):
         Path(args.storage[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)

@@ -162,7 +162,8 @@ def load_classifier(path: str | os.PathLike, device: torch.device | None = None
     """The model and its recorded test accuracy from a checkpoint written above."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     settings = checkpoint["settings"]
-    model = SmallCNN(settings["channels"], settings["num_classes"])
+    with fork_rng(torch.device("cpu")):  # the layers' initial draws, overwritten below, must
+        model = SmallCNN(settings["channels"], settings["num_classes"])  # not move the run's
     model.load_state_dict(checkpoint["state_dict"])
     model.to(device or torch.device("cpu")).eval()
     return model, float(checkpoint["test_acc"])

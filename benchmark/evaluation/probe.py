@@ -64,19 +64,21 @@ def probe_accuracy(draws: list[tuple[torch.Tensor, torch.Tensor]], test_x: torch
     return {KEY_PROBE_ACC: float(np.mean(scores)), KEY_PROBE_ACC_STD: float(np.std(scores))}
 
 
-def nearest_neighbour(train: torch.Tensor, test: torch.Tensor) -> torch.Tensor:
-    """Index into `train` of the Euclidean nearest neighbour of every row of `test`."""
+def nearest_neighbour(train: torch.Tensor, test: torch.Tensor,
+                      device: torch.device | None = None) -> torch.Tensor:
+    """Index into `train` of the Euclidean nearest neighbour of every row of `test` (computed
+    on `device`, the run's, in float64; the indices come back on the CPU)."""
     import torch  # only when computing: the declarations below load without it
 
-    train, test = train.double(), test.double()
+    train, test = train.to(device).double(), test.to(device).double()
     return torch.cat([torch.cdist(test[i : i + _CHUNK], train).argmin(dim=1)
-                      for i in range(0, len(test), _CHUNK)])
+                      for i in range(0, len(test), _CHUNK)]).cpu()
 
 
 def knn_accuracy(train_feats: torch.Tensor, train_y: torch.Tensor, test_feats: torch.Tensor,
-                 test_y: torch.Tensor) -> dict[str, float]:
+                 test_y: torch.Tensor, device: torch.device | None = None) -> dict[str, float]:
     """Fraction of test rows whose nearest training row has the same label."""
-    predicted = train_y[nearest_neighbour(train_feats, test_feats)]
+    predicted = train_y[nearest_neighbour(train_feats, test_feats, device)]
     return {KEY_KNN_ACC: (predicted == test_y).double().mean().item()}
 
 
@@ -93,7 +95,7 @@ def knn(ctx: EvalContext) -> dict[str, float]:
     inputs = ctx.inputs
     train = ctx.means(inputs.train_x(inputs.knn_train))
     return knn_accuracy(train, inputs.data.train.y[inputs.knn_train], ctx.test_means(),
-                        inputs.data.test.y[inputs.test])
+                        inputs.data.test.y[inputs.test], ctx.device)
 
 
 def probe_random(ctx: EvalContext) -> dict[str, float]:
