@@ -36,6 +36,7 @@ from benchmark.run_config import run_key
 
 # Logged every `log_every` steps (training.py); evaluation metrics every `eval_every` steps.
 STEP_METRICS = {"loss_d", "loss_g", "d_real", "d_fake", "d_accuracy_enc", "d_accuracy_dec",
+                "d_logit_enc", "d_logit_dec", "grad_norm_d", "grad_norm_g",
                 "cpu_time_s", "wall_time_s", "grad_evals"}
 
 
