@@ -13,6 +13,7 @@ import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -201,11 +202,16 @@ def _terminated(signum: int, frame: object) -> NoReturn:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    return guarded(lambda: run_grid(parse_args(argv)))
+
+
+def guarded(command: Callable[[], int]) -> int:
+    """Run a CLI's command the way every long CLI of the suite ends: a user's mistake is one
+    line and exit 2, Ctrl-C or SIGTERM exit 130 with how to resume, a closed pipe exit 141."""
     if threading.current_thread() is threading.main_thread():  # tests call main() in threads
         signal.signal(signal.SIGTERM, _terminated)
     try:
-        return run_grid(args)
+        return command()
     except AlibenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
-from benchmark.errors import AlibenchError, ConfigError
+from benchmark.errors import ConfigError
 from benchmark.run import (
     DEFAULT_CHECKPOINT_DIR,
-    _terminated,
     check_checkpoint_dir,
     execution_options,
+    guarded,
     parse_args,
 )
 from benchmark.tracking import DEFAULT_TRACKING_URI, Outcome
@@ -183,19 +180,7 @@ def _print_plan(grid) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminated)
-    try:
-        return tune(parse_tune_args(argv))
-    except AlibenchError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: run the same command again to resume", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # stdout piped into `head` that has closed: nothing is wrong
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+    return guarded(lambda: tune(parse_tune_args(argv)))
 
 
 if __name__ == "__main__":
