@@ -107,9 +107,11 @@ class BilinearGame:
         f = self.value(draw)
         return Losses(loss_g=f, loss_d=-f)
 
-    def distance(self) -> float:
-        """Euclidean distance of both players to the equilibrium."""
+    def distance(self, x: torch.Tensor | None = None, y: torch.Tensor | None = None) -> float:
+        """Euclidean distance to the equilibrium of the players (x, y): the live ones by
+        default, or others, such as their averages."""
+        x = self.ali.x if x is None else x
+        y = self.ali.y if y is None else y
         with torch.no_grad():
-            dx = self.ali.x - self.x_star
-            dy = self.ali.y - self.y_star
-            return float(torch.sqrt((dx ** 2).sum() + (dy ** 2).sum()))
+            return float(torch.sqrt(((x - self.x_star) ** 2).sum()
+                                    + ((y - self.y_star) ** 2).sum()))

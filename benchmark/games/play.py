@@ -66,7 +66,7 @@ def play(method_name: str, spec: BilinearSpec, lr: float, seed: int, budget: int
             with torch.no_grad():
                 for avg, p in zip(averaged, ali.parameters(), strict=True):
                     avg.add_(p - avg, alpha=1.0 / step)
-        distance = _averaged_distance(game, averaged) if method.average else game.distance()
+        distance = game.distance(*averaged) if method.average else game.distance()
         evaluations.append(game.evaluations)
         distances.append(distance)
         if not math.isfinite(distance) or distance > limit:
@@ -74,7 +74,3 @@ def play(method_name: str, spec: BilinearSpec, lr: float, seed: int, budget: int
             break
     return Play(method_name, spec.name, lr, seed, np.array(evaluations), np.array(distances))
 
-
-def _averaged_distance(game: BilinearGame, averaged: list[torch.Tensor]) -> float:
-    x, y = averaged
-    return float(torch.sqrt(((x - game.x_star) ** 2).sum() + ((y - game.y_star) ** 2).sum()))
