@@ -290,10 +290,15 @@ def parse_pruner(raw: Any, total: int, unit: str) -> PrunerSpec:
     if rungs[-1] >= total:
         raise ConfigError(f"search.pruner.rungs: {rungs[-1]} is not below a trial's total "
                           f"{total} {unit}; every rung must come before the end")
-    if rungs[-1] * factor <= total:
+    following = rungs[-1] * factor
+    if following < total:
         raise ConfigError(f"search.pruner.rungs: {rungs} stop early: successive halving also "
-                          f"compares at {rungs[-1] * factor} {unit} (below the total {total}); "
+                          f"compares at {following} {unit} (below the total {total}); "
                           f"state that rung too")
+    if following == total:
+        raise ConfigError(f"search.pruner.rungs: {rungs} x reduction_factor {factor} reaches "
+                          f"the total {total} {unit}, where successive halving could prune a "
+                          f"finished trial; choose rungs or a factor whose next rung passes it")
     return PrunerSpec(str(name), tuple(rungs), factor)
 
 

@@ -79,6 +79,8 @@ BAD = [
      r"search\.pruner\.rungs: \[10, 25\] are not rungs\[0\] \* 2\*\*k"),
     ({"pruner": {"name": "successive_halving", "rungs": [10]}},
      r"search\.pruner\.rungs: \[10\] stop early: successive halving also compares at 20"),
+    ({"pruner": {"name": "successive_halving", "rungs": [15]}},
+     r"search\.pruner\.rungs: \[15\] x reduction_factor 2 reaches the total 30 steps"),
     ({"pruner": {"name": "successive_halving", "rungs": [20, 40]}},
      r"search\.pruner\.rungs: 40 is not below a trial's total 30 steps"),
     ({"confirm_seeds": [0, 1, 2, 3, 4]}, r"search\.confirm_seeds: expected at least 5 seeds that "
