@@ -107,9 +107,10 @@ class _Worker:
 
 
 def run_processes(runs: list[RunConfig], target: Target, workers: int = 2,
-                  **_: object) -> Iterator[RunSummary]:
+                  threads: int | None = None, **_: object) -> Iterator[RunSummary]:
     """Up to `workers` runs at a time, each worker a spawned process that runs one run after
     another (so a grid of short runs pays the start-up of torch and MLflow once per worker).
+    Each run uses `threads` torch threads; without them, the cores shared among the workers.
 
     A worker the OS kills takes only its current run with it: that run is reported interrupted,
     to resume on the next call, and a fresh worker takes over the rest of the queue.
@@ -118,7 +119,7 @@ def run_processes(runs: list[RunConfig], target: Target, workers: int = 2,
         raise ConfigError(f"--workers: expected at least 1, got {workers}")
     pending = list(runs)
     count = min(workers, len(pending))
-    threads = threads_per_worker(count) if count else 1
+    threads = threads or (threads_per_worker(count) if count else 1)  # --threads wins
     ctx = mp.get_context("spawn")
     pool = [_Worker(ctx, target, threads) for _ in range(count)]
     try:

@@ -37,6 +37,7 @@ from benchmark.tracking import (
     TAG_ERROR,
     TAG_PRUNED_STEP,
     TAG_RUN_KEY,
+    TAG_TORCH_THREADS,
     MlflowStore,
     Outcome,
 )
@@ -134,14 +135,17 @@ def execute(cfg: RunConfig, target: Target, threads: int | None = None,
     if stored is not None and stored.state in skip:
         return RunSummary(key, name, f"skipped-{stored.state}", metrics=stored.metrics)
     folder = Path(target.checkpoint_root) / key
+    # cpu_time_s depends on it: two threads on a shared core double it (issue 25's first search)
+    threads_tag = {TAG_TORCH_THREADS: str(torch.get_num_threads())}
     if stored is not None:
         run_id = stored.run_id
         store.reopen(run_id)
-        store.tracker(run_id).set_tags(dict(target.tags))
+        store.tracker(run_id).set_tags({**dict(target.tags), **threads_tag})
     else:
         set_aside_unknown_checkpoints(folder, name)
         tags = {TAG_RUN_KEY: key, TAG_CONFIG_KEY: config_key(cfg), **display_tags(cfg),
-                **dict(target.tags), **(target.hooks.tags(cfg) if target.hooks else {})}
+                **dict(target.tags), **threads_tag,
+                **(target.hooks.tags(cfg) if target.hooks else {})}
         run_id = store.start_run(experiment, name, flat_params(cfg), tags, target.parent_id)
 
     started = time.perf_counter()

@@ -232,3 +232,16 @@ def test_a_preempted_job_requeues_and_a_killed_one_resumes_on_the_next_invocatio
     assert (run.info.status, run.data.tags["outcome"]) == ("FINISHED", "finished")
     logged = [s for s, _ in history(tmp_path, run.info.run_id, "loss_d")]
     assert logged == list(range(every, steps + 1, every)), "every step logged exactly once"
+
+
+@pytest.mark.parametrize("threads", [None, 1])
+def test_process_workers_train_with_the_threads_asked_for_and_say_so(tmp_path, threads):
+    """--threads reaches the spawned workers (it was once ignored there, so one worker trained
+    with both cores' threads beside another study and doubled its cpu_time_s)."""
+    grid = write_grid(tmp_path / "g.yaml", "threads", axes={"seed": [0]}, base={
+        "train": {"steps": 2, "log_every": 1, "eval_every": 2, "checkpoint_every": 2}})
+    args = ["--grid", str(grid), *store_args(tmp_path), "--executor", "processes",
+            "--workers", "1", *(["--threads", str(threads)] if threads else [])]
+    assert run_cli(args, tmp_path).returncode == 0
+    [run] = training_runs(tmp_path, "threads")
+    assert run.data.tags["torch_threads"] == str(threads or threads_per_worker(1))

@@ -33,13 +33,15 @@ from benchmark.tracking.tags import (
     TAG_OUTCOME,
     TAG_PRUNED_STEP,
     TAG_RUN_KEY,
+    TAG_TORCH_THREADS,
 )
 from benchmark.tracking.tracker import RunTracker, Tracker
 
 __all__ = [
     "DEFAULT_TRACKING_URI", "FAIL_FAST_ENV", "KIND_GRID", "KIND_RUN", "TAG_COLLAPSED",
     "TAG_CONFIG", "TAG_CONFIG_KEY", "TAG_DESCRIPTION", "TAG_DIVERGED_STEP", "TAG_ERROR",
-    "TAG_GRID_RUN", "TAG_KIND", "TAG_OUTCOME", "TAG_PRUNED_STEP", "TAG_RUN_KEY", "MlflowStore",
+    "TAG_GRID_RUN", "TAG_KIND", "TAG_OUTCOME", "TAG_PRUNED_STEP", "TAG_RUN_KEY", "TAG_TORCH_THREADS",
+    "MlflowStore",
     "Outcome", "RunRecord", "RunTracker", "StoreReader", "StoredRun", "Tracker", "fail_fast",
     "retry_locked",
 ]

@@ -9,6 +9,7 @@ TAG_OUTCOME = "outcome"  # an `Outcome` value
 TAG_DIVERGED_STEP = "diverged_step"
 TAG_PRUNED_STEP = "pruned_step"  # a pruned run: the step it was stopped at
 TAG_ERROR = "error"
+TAG_TORCH_THREADS = "torch_threads"  # training runs: torch threads, beside cpu_time_s
 TAG_COLLAPSED = "collapsed"
 TAG_GRID_RUN = "alibench.grid_run"  # training runs: the grid run that started them
 TAG_CONFIG = "alibench.config"  # training runs: the config's readable name (no seed)
