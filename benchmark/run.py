@@ -49,8 +49,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2,
                         help="parallel runs for processes and ray (default: 2)")
     parser.add_argument("--threads", type=int,
-                        help="local: torch threads per run (default: torch's own, all cores); "
-                             "1 is faster on a machine other jobs keep busy")
+                        help="torch threads per run, local and processes (default: local "
+                             "torch's own, all cores; processes the cores shared among the "
+                             "workers); 1 is faster on a machine other jobs keep busy")
     parser.add_argument("--ray-address", help="join this Ray cluster instead of a local one")
     slurm = parser.add_argument_group("slurm (--executor slurm: one job per run, a job array)")
     slurm.add_argument("--slurm-partition", help="partition of the jobs (default: Slurm's)")
