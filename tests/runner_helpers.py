@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 from environment import SHARED, TINY_DATA  # noqa: F401  (re-exported to the tests)
 
+from benchmark.checkpoint import checkpoints
 from benchmark.validation import merge
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,6 +54,14 @@ def cli_env() -> dict[str, str]:
 def store_args(folder: Path) -> list[str]:
     return ["--tracking-uri", f"sqlite:///{folder}/mlflow.db",
             "--checkpoint-dir", str(folder / "ckpt")]
+
+
+def saved_checkpoints(ckpt: Path) -> dict[str, list[int]]:
+    """Checkpointed steps per run folder under a grid's --checkpoint-dir. Hidden entries are
+    skipped: the runner's writability probe (`.alibench-probe-*`) appears and vanishes there
+    between a listing and its reading."""
+    return {d.name: sorted(step for step, _ in checkpoints(d))
+            for d in sorted(ckpt.glob("*")) if not d.name.startswith(".")}
 
 
 def run_cli(args: list[str], cwd: Path, timeout: float = 600,

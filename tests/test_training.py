@@ -15,7 +15,7 @@ import pytest
 import torch
 import yaml
 from runner_helpers import TINY_CHECKPOINTED as TINY
-from runner_helpers import MemoryTracker
+from runner_helpers import MemoryTracker, saved_checkpoints
 
 from benchmark.checkpoint import checkpoints, load_latest, save
 from benchmark.run import main
@@ -117,8 +117,8 @@ def test_killed_run_resumes_to_the_same_metrics(tmp_path):
                     start_new_session=True)
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
-        found = [c for d in (killed / "ckpt").glob("*") for c in checkpoints(d)]
-        if any(step >= 8 for step, _ in found):
+        if any(step >= 8 for steps in saved_checkpoints(killed / "ckpt").values()
+               for step in steps):
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the run finished before it could be killed"
@@ -440,7 +440,8 @@ def test_the_autoencoder_runs_through_the_cli_and_resumes_exactly_after_a_kill(t
                          cwd=killed)
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
-        if any(step >= 8 for d in (killed / "ckpt").glob("*") for step, _ in checkpoints(d)):
+        if any(step >= 8 for steps in saved_checkpoints(killed / "ckpt").values()
+               for step in steps):
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the run finished before it could be killed"

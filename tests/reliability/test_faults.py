@@ -22,6 +22,7 @@ from pathlib import Path
 import mlflow
 import pytest
 from reliability_helpers import ROOT, tiny_grid, write_grid
+from runner_helpers import saved_checkpoints
 
 from benchmark.checkpoint import checkpoints
 from benchmark.grid import expand_grid
@@ -77,11 +78,6 @@ class Invocation:
         return alive
 
 
-def saved_steps(folder: Path) -> dict[str, list[int]]:
-    return {d.name: sorted(step for step, _ in checkpoints(d))
-            for d in sorted((folder / "ckpt").glob("*"))}
-
-
 class Progress:
     """How far the grid is, counted in checkpoints: position i is the i-th checkpoint of the
     uninterrupted grid (run by run, every `checkpoint_every` steps)."""
@@ -92,7 +88,7 @@ class Progress:
         self.positions = [(key, step) for key in keys for step in range(4, STEPS + 1, 4)]
 
     def reached(self) -> int:
-        saved = saved_steps(self.folder)
+        saved = saved_checkpoints(self.folder / "ckpt")
         return sum(1 for key, step in self.positions if max(saved.get(key) or [0]) >= step)
 
 
@@ -134,9 +130,10 @@ def test_random_kills_across_a_grid_then_a_rerun_give_the_uninterrupted_metrics(
     # short (a disk fault, a copy cut off): the next invocation must warn and resume from step 4.
     kill_when(Invocation(killed, 0), progress, 2, 0.0)
     key = progress.positions[0][0]
-    newest = dict(checkpoints(killed / "ckpt" / key))[max(saved_steps(killed)[key])]
+    newest = dict(checkpoints(killed / "ckpt" / key))[max(saved_checkpoints(killed / "ckpt")[key])]
     newest.write_bytes(newest.read_bytes()[:newest.stat().st_size // 3])
-    log = [f"kill 0 at checkpoints {saved_steps(killed)}; truncated {key}/{newest.name}"]
+    log = [f"kill 0 at checkpoints {saved_checkpoints(killed / 'ckpt')}; "
+           f"truncated {key}/{newest.name}"]
 
     # 2. SIGKILL at random points: a seeded random 1-3 checkpoints further on, plus a random
     # 0-0.5 s (about one checkpoint interval), so kills land in training steps, evaluation,
@@ -149,7 +146,8 @@ def test_random_kills_across_a_grid_then_a_rerun_give_the_uninterrupted_metrics(
         delay = rng.uniform(0.0, 0.5)
         invocations.append(Invocation(killed, number))
         kill_when(invocations[-1], progress, target, delay)
-        log.append(f"kill {number} at position {target} + {delay:.2f} s: {saved_steps(killed)}")
+        log.append(f"kill {number} at position {target} + {delay:.2f} s: "
+                   f"{saved_checkpoints(killed / 'ckpt')}")
 
     # 3. One clean rerun finishes what is left.
     rerun = Invocation(killed, 99)
