@@ -6,6 +6,7 @@ runs.parquet an earlier report wrote beside its summary.csv (no store needed).
     python -m benchmark.report --experiment x --tracking-uri sqlite:///runs/mlflow.db \\
         --out reports/x/ --test welch --reference optim.name=adam
     python -m benchmark.report --runs results/x/runs.parquet --out /tmp/x
+    python -m benchmark.report --runs results/x/runs.parquet --grid grids/x.yaml --out /tmp/x
 
 Writes summary.csv/.md, comparisons.csv/.md, runs.parquet, plots/, panels/, index.html and
 README.md. User mistakes print one line `error: ...`, exit 2 and write nothing.
@@ -80,12 +81,13 @@ def parser() -> argparse.ArgumentParser:
 
     p = OneLineParser(prog="python -m benchmark.report", description=__doc__.split(
         "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    which = p.add_mutually_exclusive_group(required=True)
+    which = p.add_mutually_exclusive_group()
     which.add_argument("--experiment", help="MLflow experiment name (the grid's name)")
-    which.add_argument("--grid", help="grid YAML: takes its name, published references and "
-                       "comparison design (reference, compare, effects)")
     which.add_argument("--runs", metavar="FILE", help="runs.parquet of an earlier report: "
                        "rebuild the report from it, with no MLflow store")
+    p.add_argument("--grid", help="grid YAML: takes its name, published references and "
+                   "comparison design (reference, compare, effects); alone (runs from the "
+                   "store) or with --runs (runs from the file)")
     p.add_argument("--tracking-uri", default=DEFAULT_TRACKING_URI,
                    help=f"MLflow tracking URI (default: {DEFAULT_TRACKING_URI})")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
@@ -117,6 +119,13 @@ def load(args: argparse.Namespace
     store = None
     if args.runs:
         data, design = runs_file.read(Path(args.runs), plots.wants_history)
+        if args.grid:
+            name, references = read_grid(args.grid)
+            if name != data.name:
+                raise ConfigError(f"--grid: {args.grid!r} is grid {name!r} but --runs "
+                                  f"{args.runs!r} holds experiment {data.name!r}; give the "
+                                  "grid that produced those runs")
+            design = grid_design(args.grid) or design
     else:
         name = args.experiment
         if args.grid:
@@ -138,7 +147,13 @@ def load(args: argparse.Namespace
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    cli = parser()
+    args = cli.parse_args(argv)
+    if not (args.experiment or args.grid or args.runs):
+        cli.error("one of the arguments --experiment --grid --runs is required")
+    if args.experiment and args.grid:
+        cli.error("argument --grid: not allowed with argument --experiment (the grid names "
+                  "the experiment)")
     try:
         load_plugins(args.plugin)
         if args.out:

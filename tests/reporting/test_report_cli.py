@@ -10,7 +10,7 @@ import mlflow
 import pandas as pd
 import pytest
 from PIL import Image, UnidentifiedImageError
-from report_store import EXPERIMENT, Logged, Spec, log_experiment
+from report_store import EXPERIMENT, GRID_YAML, Logged, Spec, log_experiment
 from scipy import stats
 
 from benchmark.report import main
@@ -224,3 +224,38 @@ def test_report_regenerates_in_place(report: Path, logged: Logged) -> None:
     assert main(["--grid", str(logged.root / "repro.yaml"), "--tracking-uri", logged.uri,
                  "--out", str(report)]) == 0
     assert {p: p.read_bytes() for p in report.glob("*.csv")} == before
+
+
+def test_runs_file_with_its_grid_rebuilds_the_references_without_a_store(
+        report: Path, logged: Logged, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    grid = logged.root / "repro.yaml"
+    bare, again = tmp_path / "bare", tmp_path / "again"
+    assert main(["--runs", str(report / "runs.parquet"), "--out", str(bare)]) == 0
+    assert not (bare / "references.csv").exists()  # the file holds no published references
+    assert main(["--runs", str(report / "runs.parquet"), "--grid", str(grid),
+                 "--out", str(again)]) == 0
+    for name in ("references.csv", "comparisons.csv", "summary.csv"):
+        assert (again / name).read_bytes() == (report / name).read_bytes(), name
+
+    other = tmp_path / "other.yaml"
+    other.write_text(GRID_YAML.replace("name: repro", "name: other"))
+    capsys.readouterr()
+    assert main(["--runs", str(report / "runs.parquet"), "--grid", str(other),
+                 "--out", str(tmp_path / "never")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'other'" in err[0] and "'repro'" in err[0], err
+    assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "one of the arguments --experiment --grid --runs is required"),
+    (["--experiment", "repro", "--grid", "g.yaml"], "--grid: not allowed with argument "
+                                                     "--experiment"),
+    (["--experiment", "repro", "--runs", "r.parquet"], "not allowed with argument"),
+])
+def test_which_runs_usage_mistakes_are_one_line(
+        args: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and len(err) == 1 and message in err[0], err
