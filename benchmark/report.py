@@ -114,23 +114,17 @@ def load(args: argparse.Namespace
     from benchmark.reporting.design import from_tags
     from benchmark.reporting.loading import RunStore
 
-    references: list[Reference] = []
-    design: Design | None = None
+    name, references = read_grid(args.grid) if args.grid else (args.experiment, [])
+    design = grid_design(args.grid) if args.grid else None
     store = None
     if args.runs:
-        data, design = runs_file.read(Path(args.runs), plots.wants_history)
-        if args.grid:
-            name, references = read_grid(args.grid)
-            if name != data.name:
-                raise ConfigError(f"--grid: {args.grid!r} is grid {name!r} but --runs "
-                                  f"{args.runs!r} holds experiment {data.name!r}; give the "
-                                  "grid that produced those runs")
-            design = grid_design(args.grid) or design
+        data, stored_design = runs_file.read(Path(args.runs), plots.wants_history)
+        if args.grid and name != data.name:
+            raise ConfigError(f"--grid: {args.grid!r} is grid {name!r} but --runs "
+                              f"{args.runs!r} holds experiment {data.name!r}; give the grid "
+                              "that produced those runs")
+        design = design or stored_design
     else:
-        name = args.experiment
-        if args.grid:
-            name, references = read_grid(args.grid)
-            design = grid_design(args.grid)
         store = RunStore(args.tracking_uri)
         data = store.load(name, plots.wants_history)  # every user mistake is raised by here
         if design is None:
